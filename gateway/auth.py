@@ -1,0 +1,50 @@
+"""Who is calling: a bearer JWT from the campus identity provider (HS256 with the shared
+secret JIESU_JWT_SECRET; claims `sub`, `name`, `roles`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jwt
+
+
+class Unauthorized(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: str
+    name: str | None
+    roles: tuple[str, ...]
+
+    def as_rpc(self) -> dict:
+        return {"id": self.id, "name": self.name, "roles": list(self.roles)}
+
+
+def principal_from(authorization: str | None, secret: str, leeway: int = 30) -> Principal:
+    if not authorization:
+        raise Unauthorized("缺少登录凭证 (missing bearer token)")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("登录凭证格式错误 (expected 'Authorization: Bearer <token>')")
+    try:
+        claims = jwt.decode(token.strip(), secret, algorithms=["HS256"], leeway=leeway,
+                            options={"require": ["sub"]})
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("登录已过期 (token expired)") from None
+    except jwt.InvalidTokenError as exc:
+        raise Unauthorized(f"登录凭证无效 (invalid token: {exc})") from None
+    roles = claims.get("roles") or []
+    if isinstance(roles, str):
+        roles = [roles]
+    return Principal(str(claims["sub"]), claims.get("name"), tuple(roles))
+
+
+def issue_token(secret: str, sub: str, name: str | None = None, roles=("complainant",),
+                expires_in: int = 3600, now: int | None = None) -> str:
+    """For tests, the bench and local demos; production tokens come from the campus IdP."""
+    import time
+
+    issued = int(now if now is not None else time.time())
+    return jwt.encode({"sub": sub, "name": name, "roles": list(roles), "iat": issued,
+                       "exp": issued + expires_in}, secret, algorithm="HS256")

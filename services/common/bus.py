@@ -1,0 +1,120 @@
+"""The two ways services talk, made safe:
+
+`event_handler`: nameko's, except that a handler which raises does not drop its event. Nameko
+acks a message whatever the worker did (or, with requeue_on_error, puts it straight back at the
+head of the queue, which spins). Here a failed event goes to a retry queue whose TTL
+dead-letters it back to the handler's queue after a delay (1 s, 10 s, 60 s by default); after
+the last retry it is parked in `<queue>.parked` for a person to look at. An event that breaks
+its contract is parked at once: retrying cannot fix it.
+
+`rpc_proxy`: nameko's service-to-service RPC waits forever for a reply; this one gives up
+after `rpc_timeout_seconds` with RpcTimeout.
+"""
+from __future__ import annotations
+
+import logging
+import traceback
+
+import eventlet
+from kombu import Queue
+from nameko.amqp.publish import Publisher
+from nameko.events import EventHandler
+from nameko.rpc import RpcProxy
+
+from services.common.contracts import ContractError
+from services.common.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS_HEADER = "x-jiesu-attempts"
+ERROR_HEADER = "x-jiesu-error"
+
+
+class ReliableEventHandler(EventHandler):
+    def setup(self):
+        super().setup()
+        settings = Settings.from_container_config(self.container.config)
+        self.retry_delays = [float(d) for d in settings.consumer_retry_delays_seconds]
+        name = self.queue.name
+        self.retry_queues = [
+            Queue(f"{name}.retry.{index + 1}", durable=True, queue_arguments={
+                "x-message-ttl": int(delay * 1000),
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": name,
+            })
+            for index, delay in enumerate(self.retry_delays)
+        ]
+        self.parked_queue = Queue(f"{name}.parked", durable=True)
+        self.publisher = Publisher(self.container.config["AMQP_URI"], use_confirms=True)
+
+    def handle_message_processed(self, message, result=None, exc_info=None):
+        if exc_info is None:
+            self.queue_consumer.ack_message(message)
+            return
+        try:
+            self._reroute_failed(message, exc_info)
+        except Exception:
+            # Could not hand it on (broker trouble): give it back rather than lose it.
+            log.exception("could not reroute a failed %s event; requeueing", self.event_type)
+            self.queue_consumer.requeue_message(message)
+            return
+        self.queue_consumer.ack_message(message)
+
+    def _reroute_failed(self, message, exc_info):
+        exc_type, exc, _tb = exc_info
+        attempts = int((message.headers or {}).get(ATTEMPTS_HEADER, 0))
+        headers = dict(message.headers or {})
+        headers[ATTEMPTS_HEADER] = attempts + 1
+        headers[ERROR_HEADER] = "".join(traceback.format_exception_only(exc_type, exc))[-500:]
+        if isinstance(exc, ContractError) or attempts >= len(self.retry_queues):
+            target = self.parked_queue
+            log.error("parking %s event after %d attempts: %s", self.event_type, attempts + 1,
+                      headers[ERROR_HEADER].strip())
+        else:
+            target = self.retry_queues[attempts]
+            log.warning("%s handler failed (attempt %d); retrying in %ss", self.event_type,
+                        attempts + 1, self.retry_delays[attempts])
+        self.publisher.publish(message.payload, exchange="", routing_key=target.name,
+                               headers=headers, declare=[target])
+
+
+event_handler = ReliableEventHandler.decorator
+
+
+class RpcTimeout(Exception):
+    pass
+
+
+class _TimedServiceProxy:
+    def __init__(self, proxy, service: str, timeout: float):
+        self._proxy = proxy
+        self._service = service
+        self._timeout = timeout
+
+    def __getattr__(self, method_name):
+        method = getattr(self._proxy, method_name)
+
+        def call(*args, **kwargs):
+            reply = method.call_async(*args, **kwargs)
+            timeout = eventlet.Timeout(
+                self._timeout,
+                RpcTimeout(f"{self._service}.{method_name} gave no answer in {self._timeout}s"))
+            with timeout:
+                return reply.result()
+
+        return call
+
+
+class TimedRpcProxy(RpcProxy):
+    def __init__(self, target_service, timeout: float | None = None, **options):
+        super().__init__(target_service, **options)
+        self.timeout = timeout
+
+    def get_dependency(self, worker_ctx):
+        timeout = self.timeout or Settings.from_container_config(
+            self.container.config).rpc_timeout_seconds
+        return _TimedServiceProxy(super().get_dependency(worker_ctx), self.target_service,
+                                  timeout)
+
+
+rpc_proxy = TimedRpcProxy

@@ -1,0 +1,144 @@
+"""What flows on the bus: every event, its version and its fields, in one place.
+
+Events are facts in the past tense, published to `<source>.events` (nameko's topic exchange)
+with the event type as routing key. Each carries an envelope (`event_id`, `event_type`,
+`version`, `occurred_at`, `complaint_id`, `correlation_id`) and its own fields. A consumer
+loads what it receives with the schema registered here, so a malformed event fails loudly
+at the door instead of deep inside a handler.
+
+Versioning: a change that a reader of the previous version could not read gets a new
+`version` and a new schema class; the old one stays registered until no producer sends it.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+CATEGORIES = {
+    "education": "教育教学",
+    "logistics": "后勤保障",
+    "security": "安全管理",
+    "student_status": "学籍管理",
+    "employment": "就业创业",
+    "youth_league": "学团建设",
+    "rewards_discipline": "奖惩管理",
+    "finance": "财务管理",
+    "special_care": "特殊关爱",
+    "epidemic": "疫情防控",
+}
+
+GRADES = {
+    "simple": "即时办结",
+    "general": "日清日结",
+    "complex": "3日办结",
+}
+
+CHANNELS = ("app", "wechat", "hotline", "open311")
+
+
+class Envelope(Schema):
+    class Meta:
+        unknown = EXCLUDE  # newer producers may add fields; old readers ignore them
+
+    event_id = fields.String(required=True, validate=validate.Length(equal=36))
+    event_type = fields.String(required=True)
+    version = fields.Integer(required=True)
+    occurred_at = fields.AwareDateTime(required=True)
+    complaint_id = fields.String(required=True)
+    correlation_id = fields.String(allow_none=True, load_default=None)
+
+
+class Person(Schema):
+    id = fields.String(required=True)
+    name = fields.String(allow_none=True, load_default=None)
+
+
+class ComplaintReceivedV1(Envelope):
+    number = fields.String(required=True)
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    title = fields.String(allow_none=True, load_default=None)
+    content = fields.String(required=True)
+    location = fields.String(allow_none=True, load_default=None)
+    anonymous = fields.Boolean(load_default=False)
+    complainant = fields.Nested(Person, required=True)
+    # Carried so notify can reach the complainant; never logged (X5).
+    contact_phone = fields.String(allow_none=True, load_default=None)
+
+
+class ComplaintAssignedV1(Envelope):
+    number = fields.String(required=True)
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    grade = fields.String(required=True, validate=validate.OneOf(GRADES))
+    unit = fields.Nested(Person, required=True)
+    handler = fields.Nested(Person, required=True)
+    received_at = fields.AwareDateTime(required=True)
+
+
+class DeadlineSetV1(Envelope):
+    grade = fields.String(required=True, validate=validate.OneOf(GRADES))
+    starts_at = fields.AwareDateTime(required=True)
+    due_at = fields.AwareDateTime(required=True)
+
+
+class NotificationSentV1(Envelope):
+    notification_id = fields.String(required=True)
+    recipient_role = fields.String(required=True)
+    template = fields.String(required=True)
+
+
+# (event_type, version) -> schema. The one registry of the bus.
+EVENTS: dict[tuple[str, int], type[Envelope]] = {
+    ("complaint_received", 1): ComplaintReceivedV1,
+    ("complaint_assigned", 1): ComplaintAssignedV1,
+    ("deadline_set", 1): DeadlineSetV1,
+    ("notification_sent", 1): NotificationSentV1,
+}
+
+# Which service publishes which event type (the nameko exchange is `<source>.events`).
+SOURCES = {
+    "complaint_received": "intake",
+    "complaint_assigned": "routing",
+    "deadline_set": "sla",
+    "notification_sent": "notify",
+}
+
+
+class ContractError(ValueError):
+    pass
+
+
+def latest_version(event_type: str) -> int:
+    versions = [v for (name, v) in EVENTS if name == event_type]
+    if not versions:
+        raise ContractError(f"no contract for event type {event_type!r}")
+    return max(versions)
+
+
+def build_event(event_type: str, complaint_id: str, occurred_at: datetime, *,
+                correlation_id: str | None = None, **body) -> dict:
+    """A new event as it goes on the wire (JSON-ready), validated against its contract."""
+    version = latest_version(event_type)
+    schema = EVENTS[(event_type, version)]()
+    raw = dict(body, event_id=str(uuid.uuid4()), event_type=event_type, version=version,
+               occurred_at=occurred_at, complaint_id=complaint_id,
+               correlation_id=correlation_id)
+    wire = schema.dump(raw)
+    errors = schema.validate(wire)
+    if errors:
+        raise ContractError(f"{event_type} v{version} does not match its contract: {errors}")
+    return wire
+
+
+def load_event(event_type: str, payload: dict) -> dict:
+    """Validate and load a received event (datetimes become aware datetimes)."""
+    version = payload.get("version")
+    schema_cls = EVENTS.get((event_type, version))
+    if schema_cls is None:
+        raise ContractError(f"unknown event {event_type!r} version {version!r}")
+    try:
+        return schema_cls().load(payload)
+    except ValidationError as exc:
+        raise ContractError(f"{event_type} v{version} rejected: {exc.messages}") from exc

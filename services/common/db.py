@@ -1,0 +1,266 @@
+"""The unit of work and the transactional outbox.
+
+A service declares `db = Database("intake")`. In an entrypoint:
+
+    with self.db.unit_of_work() as uow:
+        if uow.already_applied(event, consumer="intake.on_assigned"):   # idempotent consumer
+            return
+        uow.session.add(...)                                   # the state change
+        uow.emit("complaint_received", complaint_id, **fields)  # its event, same transaction
+
+Leaving the block commits the state change, the inbox record and the outbox rows together,
+or none of them. After the commit the relay (one greenthread per service process) is woken
+and publishes the new outbox rows with publisher confirms, then marks them sent. A crash
+anywhere leaves unsent rows that the relay's next pass publishes: an event can be published
+twice (consumers skip what they have seen) but never lost, and never published for a
+transaction that rolled back.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import contextmanager
+from datetime import timedelta
+
+import eventlet
+from eventlet.queue import Empty, LightQueue
+from nameko.amqp.publish import Publisher, UndeliverableMessage
+from nameko.extensions import DependencyProvider
+from nameko.standalone.events import get_event_exchange
+from sqlalchemy import create_engine, event, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.common import contracts
+from services.common.clock import clock_from_config
+from services.common.logs import CORRELATION_KEY
+from services.common.messaging_tables import inbox, outbox
+from services.common.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _patch_psycopg_for_eventlet() -> None:
+    # Without this psycopg2 waits for PostgreSQL inside C and blocks every greenthread of
+    # the process (tests/integration/test_db_does_not_block.py shows the difference).
+    try:
+        from psycogreen.eventlet import patch_psycopg
+    except ImportError:  # pragma: no cover - psycogreen is a hard dependency
+        return
+    patch_psycopg()
+
+
+_patch_psycopg_for_eventlet()
+
+
+def make_engine(url: str, pool_size: int = 10):
+    if url.startswith("sqlite"):
+        # One connection per process: SQLite locks the whole file, and a busy-wait inside
+        # the C library would block every greenthread; queueing on the pool is green.
+        engine = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=60,
+                               connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                         pool_recycle=1800)
+
+
+class DuplicateDelivery(Exception):
+    """Raised inside a unit of work when the event was applied by a concurrent worker."""
+
+
+class UnitOfWork:
+    def __init__(self, session: Session, clock, correlation_id: str | None):
+        self.session = session
+        self.clock = clock
+        self.correlation_id = correlation_id
+        self.emitted: list[dict] = []
+
+    def emit(self, event_type: str, complaint_id: str, **body) -> dict:
+        """Record an outgoing event in this transaction's outbox."""
+        wire = contracts.build_event(event_type, complaint_id, self.clock.now(),
+                                     correlation_id=self.correlation_id, **body)
+        self.session.execute(outbox.insert().values(
+            event_id=wire["event_id"], event_type=event_type,
+            payload=json.dumps(wire, ensure_ascii=False),
+            correlation_id=self.correlation_id, created_at=self.clock.now()))
+        self.emitted.append(wire)
+        return wire
+
+    def already_applied(self, event: dict, consumer: str) -> bool:
+        """True if `consumer` has applied this event before; otherwise record that it is
+        applying it now, in the same transaction as its effect."""
+        event_id = event["event_id"]
+        seen = self.session.execute(
+            select(inbox.c.event_id).where(inbox.c.consumer == consumer,
+                                           inbox.c.event_id == event_id)).first()
+        if seen:
+            log.info("skipping %s %s: already applied by %s", event.get("event_type"),
+                     event_id, consumer)
+            return True
+        try:
+            with self.session.begin_nested():
+                self.session.execute(inbox.insert().values(
+                    consumer=consumer, event_id=event_id, applied_at=self.clock.now()))
+        except IntegrityError:
+            # A concurrent delivery of the same event committed first.
+            raise DuplicateDelivery(event_id)
+        return False
+
+
+class OutboxRelay:
+    """Publishes a service's unsent outbox rows. One per service process; several replicas
+    share the table safely because rows are claimed with FOR UPDATE SKIP LOCKED."""
+
+    def __init__(self, service: str, sessions: sessionmaker, nameko_config: dict, clock,
+                 poll_seconds: float = 0.5, batch_size: int = 200):
+        self.service = service
+        self.sessions = sessions
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self.exchange = get_event_exchange(service, nameko_config)
+        # mandatory: an event no queue is bound for yet stays in the outbox instead of
+        # vanishing in the exchange (e.g. the consumer has never been started).
+        self.publisher = Publisher(nameko_config["AMQP_URI"], use_confirms=True, mandatory=True,
+                                   declare=[self.exchange])
+        self._wakeups: LightQueue = LightQueue(maxsize=1)
+        self._running = False
+
+    def wake(self) -> None:
+        try:
+            self._wakeups.put_nowait(True)
+        except eventlet.queue.Full:
+            pass
+
+    def run(self) -> None:
+        self._running = True
+        while self._running:
+            try:
+                while self.relay_once() == self.batch_size:
+                    pass
+            except Exception:  # keep relaying after a database or broker outage
+                log.exception("outbox relay pass failed; retrying")
+                eventlet.sleep(self.poll_seconds)
+            try:
+                self._wakeups.get(timeout=self.poll_seconds)
+            except Empty:
+                pass
+
+    def stop(self) -> None:
+        self._running = False
+        self.wake()
+
+    def relay_once(self) -> int:
+        """Claim, publish and mark one batch. Returns how many rows were claimed."""
+        now = self.clock.now()
+        with self.sessions() as session, session.begin():
+            rows = session.execute(
+                select(outbox.c.id, outbox.c.event_type, outbox.c.payload,
+                       outbox.c.correlation_id, outbox.c.attempts)
+                .where(outbox.c.sent_at.is_(None))
+                .where((outbox.c.next_attempt_at.is_(None)) | (outbox.c.next_attempt_at <= now))
+                .order_by(outbox.c.id)
+                .limit(self.batch_size)
+                .with_for_update(skip_locked=True)).all()
+            for row in rows:
+                self._publish_row(session, row)
+        return len(rows)
+
+    def _publish_row(self, session: Session, row) -> None:
+        headers = {"nameko." + CORRELATION_KEY: row.correlation_id} if row.correlation_id else {}
+        try:
+            self.publisher.publish(json.loads(row.payload), exchange=self.exchange,
+                                   routing_key=row.event_type, extra_headers=headers)
+        except UndeliverableMessage:
+            delay = min(60, 2 ** min(row.attempts, 6))
+            log.warning("%s has no subscriber yet; keeping it in the outbox (retry in %ss)",
+                        row.event_type, delay)
+            session.execute(update(outbox).where(outbox.c.id == row.id).values(
+                attempts=row.attempts + 1, last_error="unroutable: no queue bound",
+                next_attempt_at=self.clock.now() + timedelta(seconds=delay)))
+            return
+        session.execute(update(outbox).where(outbox.c.id == row.id).values(
+            sent_at=self.clock.now(), attempts=row.attempts + 1))
+
+
+class Database(DependencyProvider):
+    """Engine, sessions and outbox relay of one service (`name` picks its database)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.clock = None
+        self.engine = None
+        self.sessions = None
+        self.relay = None
+        self._open: dict = {}
+
+    def setup(self):
+        settings = Settings.from_container_config(self.container.config)
+        self.clock = clock_from_config(self.container.config)
+        url = self.container.config.get("DATABASE_URLS", {}).get(self.name) \
+            or settings.database_url_for(self.name)
+        self.engine = make_engine(url, settings.db_pool_size)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.relay = OutboxRelay(self.name, self.sessions, self.container.config, self.clock,
+                                 settings.outbox_poll_seconds, settings.outbox_batch_size)
+
+    def start(self):
+        self.container.spawn_managed_thread(self.relay.run, identifier=f"{self.name}.outbox")
+
+    def stop(self):
+        self.relay.stop()
+        self.engine.dispose()
+
+    def kill(self):
+        self.relay.stop()
+
+    def get_dependency(self, worker_ctx):
+        return WorkerDatabase(self, worker_ctx)
+
+    def worker_teardown(self, worker_ctx):
+        # A session the entrypoint left open (it raised half-way) is rolled back and closed.
+        session = self._open.pop(worker_ctx, None)
+        if session is not None:
+            session.close()
+
+
+class WorkerDatabase:
+    """What an entrypoint sees as `self.db`."""
+
+    def __init__(self, provider: Database, worker_ctx):
+        self._provider = provider
+        self._worker_ctx = worker_ctx
+
+    @contextmanager
+    def unit_of_work(self):
+        provider = self._provider
+        session = provider.sessions()
+        provider._open[self._worker_ctx] = session
+        uow = UnitOfWork(session, provider.clock, self._worker_ctx.data.get(CORRELATION_KEY))
+        try:
+            with session.begin():
+                yield uow
+        except DuplicateDelivery:
+            return
+        finally:
+            session.close()
+            provider._open.pop(self._worker_ctx, None)
+        if uow.emitted:
+            provider.relay.wake()
+
+    def session(self) -> Session:
+        """A plain read-only session for queries outside a unit of work."""
+        return self._provider.sessions()
+
+    @property
+    def clock(self):
+        return self._provider.clock

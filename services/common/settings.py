@@ -1,0 +1,143 @@
+"""Settings: one YAML file of defaults, every key overridable by an environment variable.
+
+`config/jiesu.yaml` holds the defaults for a first run. `JIESU_CONFIG` names another file.
+Each key `some_key` is overridden by the environment variable `JIESU_SOME_KEY`; values from
+the environment are parsed as YAML scalars, so `JIESU_RPC_TIMEOUT=2.5` is a float and
+`JIESU_LOG_JSON=false` a bool.
+
+Nameko passes a plain dict to every extension (`container.config`), so the resolved settings
+travel inside it under the key `JIESU`; `Settings.from_container_config` reads them back. Tests
+build a container config with `nameko_config(settings)` and change what they need.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import yaml
+from nameko.extensions import DependencyProvider
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG_FILE = REPO_ROOT / "config" / "jiesu.yaml"
+ENV_PREFIX = "JIESU_"
+SERVICE_NAMES = ("intake", "routing", "sla", "notify", "rating")
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    amqp_uri: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # `{service}` is replaced by the service name: every service owns its own database.
+    database_url: str = "sqlite:///{data_dir}/{service}.db"
+    data_dir: str = "data"
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    public_base_url: str = "http://127.0.0.1:8000"
+    jwt_secret: str = "dev-only-secret-change-me"
+    jwt_leeway_seconds: int = 30
+    timezone: str = "Asia/Shanghai"
+    org_directory: str = "config/org.yaml"
+    rpc_timeout_seconds: float = 10.0
+    max_workers: int = 10
+    db_pool_size: int = 10
+    outbox_poll_seconds: float = 0.5
+    outbox_batch_size: int = 200
+    consumer_retry_delays_seconds: tuple = (1, 10, 60)
+    notify_sender: str = "logging"
+    notify_resend_after_seconds: float = 30.0
+    # Working calendar (X1); the SLA issue extends it with holidays and 调休.
+    workday_start: str = "08:30"
+    workday_end: str = "17:30"
+    same_day_cutoff: str = "16:00"
+    grade_simple_hours: float = 2.0
+    grade_complex_days: int = 3
+    complaint_number_prefix: str = "JS"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None, environ=None) -> "Settings":
+        environ = os.environ if environ is None else environ
+        path = Path(path or environ.get("JIESU_CONFIG") or DEFAULT_CONFIG_FILE)
+        values: dict = {}
+        if path.exists():
+            with open(path, encoding="utf-8") as handle:
+                values = yaml.safe_load(handle) or {}
+        elif environ.get("JIESU_CONFIG"):
+            raise SettingsError(f"JIESU_CONFIG names {path}, which does not exist")
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise SettingsError(f"unknown settings in {path}: {', '.join(sorted(unknown))}")
+        for name in known:
+            env_name = ENV_PREFIX + name.upper()
+            if env_name in environ:
+                values[name] = yaml.safe_load(environ[env_name])
+        return cls.from_dict(values)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Settings":
+        converted = {}
+        for f in fields(cls):
+            if f.name not in values or values[f.name] is None:
+                continue
+            raw = values[f.name]
+            kind = type(f.default)
+            try:
+                if kind is tuple:
+                    converted[f.name] = tuple(raw if isinstance(raw, (list, tuple)) else [raw])
+                elif kind is bool and isinstance(raw, str):
+                    converted[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
+                else:
+                    converted[f.name] = kind(raw)
+            except (TypeError, ValueError) as exc:
+                raise SettingsError(f"setting {f.name}={raw!r} is not a {kind.__name__}") from exc
+        return cls(**converted)
+
+    @classmethod
+    def from_container_config(cls, config: dict) -> "Settings":
+        return cls.from_dict(config.get("JIESU", {}))
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def with_changes(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    # ---------------------------------------------------------------- derived
+    def database_url_for(self, service: str) -> str:
+        data_dir = self.resolve_path(self.data_dir)
+        return self.database_url.format(service=service, data_dir=data_dir)
+
+    def resolve_path(self, value: str) -> Path:
+        path = Path(value)
+        return path if path.is_absolute() else REPO_ROOT / path
+
+
+def nameko_config(settings: Settings, **extra) -> dict:
+    """The dict a nameko ServiceRunner / container_factory expects."""
+    config = {
+        "AMQP_URI": settings.amqp_uri,
+        "WEB_SERVER_ADDRESS": f"{settings.gateway_host}:{settings.gateway_port}",
+        "max_workers": settings.max_workers,
+        "parent_calls_tracked": 10,
+        "serializer": "json",
+        "JIESU": settings.as_dict(),
+    }
+    config.update(extra)
+    return config
+
+
+class SettingsProvider(DependencyProvider):
+    """Injects the resolved Settings into entrypoints as `self.settings`."""
+
+    def setup(self):
+        self.settings = Settings.from_container_config(self.container.config)
+
+    def get_dependency(self, worker_ctx):
+        return self.settings

@@ -1,0 +1,133 @@
+"""Intake: the case (诉求件) from filing onwards."""
+from __future__ import annotations
+
+import uuid
+
+from marshmallow import ValidationError
+from nameko.rpc import rpc
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import selectinload
+
+from services.common.bus import event_handler
+from services.common.clock import ClockProvider
+from services.common.contracts import load_event
+from services.common.db import Database
+from services.common.errors import InvalidInput, NotFound
+from services.common.logs import LogContext, bind_complaint
+from services.common.settings import SettingsProvider
+from services.intake import domain
+from services.intake.models import Complaint, DailyCounter, TimelineEntry
+from services.intake.schemas import ComplainantSchema, ComplaintSchema, FileComplaintSchema, \
+    FiledSchema
+
+
+class IntakeService:
+    name = "intake"
+
+    db = Database("intake")
+    clock = ClockProvider()
+    log_context = LogContext()
+    settings = SettingsProvider()
+
+    # ------------------------------------------------------------------ RPC
+    @rpc(expected_exceptions=(InvalidInput,))
+    def file_complaint(self, filing, complainant, channel="app"):
+        try:
+            filing = FileComplaintSchema().load(filing)
+            complainant = ComplainantSchema().load(complainant)
+        except ValidationError as exc:
+            raise InvalidInput(exc.messages)
+        if channel not in domain.CHANNEL_LABELS:
+            raise InvalidInput({"channel": [f"unknown channel {channel!r}"]})
+        settings = self.settings
+        now = self.clock.now()
+        complaint_id = str(uuid.uuid4())
+        bind_complaint(complaint_id)
+        with self.db.unit_of_work() as uow:
+            day = domain.local_day(now, settings.timezone)
+            number = domain.complaint_number(settings.complaint_number_prefix, day,
+                                             _next_in_day(uow.session, day))
+            complaint = Complaint(
+                id=complaint_id, number=number, status=domain.Status.RECEIVED, channel=channel,
+                complainant_id=complainant["id"], complainant_name=complainant["name"],
+                received_at=now, **filing)
+            _append(complaint, domain.received_line(number, channel, filing["category"]), now)
+            uow.session.add(complaint)
+            uow.emit("complaint_received", complaint_id, number=number, channel=channel,
+                     complainant={"id": complainant["id"], "name": complainant["name"]},
+                     **filing)
+        return FiledSchema().dump(complaint)
+
+    @rpc(expected_exceptions=(NotFound,))
+    def get_complaint(self, complaint_id, viewer):
+        """The case as `viewer` may see it. A case the viewer may not see does not exist for
+        them (NotFound), so nobody learns which numbers are taken."""
+        viewer = ComplainantSchema().load(viewer)
+        with self.db.session() as session:
+            complaint = session.execute(
+                select(Complaint).options(selectinload(Complaint.timeline))
+                .where(Complaint.id == str(complaint_id))).scalar_one_or_none()
+            if complaint is None or not _may_read(complaint, viewer):
+                raise NotFound(f"complaint {complaint_id} not found")
+            return ComplaintSchema().dump(complaint)
+
+    # --------------------------------------------------------------- events
+    @event_handler("routing", "complaint_assigned")
+    def on_complaint_assigned(self, payload):
+        event = load_event("complaint_assigned", payload)
+        with self.db.unit_of_work() as uow:
+            if uow.already_applied(event, "intake.on_complaint_assigned"):
+                return
+            complaint = _locked(uow.session, event["complaint_id"])
+            complaint.status = domain.status_after_assignment(complaint.status)
+            complaint.grade = event["grade"]
+            complaint.unit_id, complaint.unit_name = event["unit"]["id"], event["unit"]["name"]
+            complaint.handler_id = event["handler"]["id"]
+            complaint.handler_name = event["handler"]["name"]
+            complaint.assigned_at = event["occurred_at"]
+            line = domain.assigned_line(event["unit"]["name"], event["handler"]["name"])
+            _append(complaint, line, event["occurred_at"], event["event_id"])
+
+    @event_handler("sla", "deadline_set")
+    def on_deadline_set(self, payload):
+        event = load_event("deadline_set", payload)
+        with self.db.unit_of_work() as uow:
+            if uow.already_applied(event, "intake.on_deadline_set"):
+                return
+            complaint = _locked(uow.session, event["complaint_id"])
+            complaint.due_at = event["due_at"]
+            line = domain.deadline_line(event["grade"], event["due_at"], self.settings.timezone)
+            _append(complaint, line, event["occurred_at"], event["event_id"])
+
+
+def _may_read(complaint: Complaint, viewer: dict) -> bool:
+    # Staff roles arrive with the lifecycle issue; until then a case is its filer's alone.
+    return complaint.complainant_id == viewer["id"]
+
+
+def _locked(session, complaint_id: str) -> Complaint:
+    complaint = session.execute(
+        select(Complaint).where(Complaint.id == complaint_id).with_for_update()
+    ).scalar_one_or_none()
+    if complaint is None:
+        # Events about a case come after the case's own commit; if it is missing the event
+        # is corrupt or from another installation: fail so it is retried, then parked.
+        raise NotFound(f"complaint {complaint_id} is not known to intake")
+    return complaint
+
+
+def _append(complaint: Complaint, line: domain.TimelineLine, at, event_id=None) -> None:
+    complaint.timeline.append(TimelineEntry(at=at, kind=line.kind, text=line.text,
+                                            actor=line.actor, event_id=event_id))
+
+
+def _next_in_day(session, day) -> int:
+    """The day's next sequence number, atomically: the upsert holds the day's row lock until
+    commit, so concurrent filings get distinct numbers on PostgreSQL and SQLite alike."""
+    dialect = session.get_bind().dialect.name
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(DailyCounter)
+    statement = insert.values(day=day, value=1).on_conflict_do_update(
+        index_elements=[DailyCounter.day], set_={"value": DailyCounter.value + 1}
+    ).returning(DailyCounter.value)
+    return session.execute(statement).scalar_one()

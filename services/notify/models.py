@@ -1,0 +1,45 @@
+"""Tables the notify service owns."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.common.types import UtcDateTime
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Notification(Base):
+    """A message to a person. Written in the same transaction as the event that caused it
+    (so it cannot be lost) and delivered after commit; `status` says how far it got."""
+    __tablename__ = "notifications"
+    __table_args__ = (
+        # One message per cause and recipient, however often the cause is delivered.
+        sa.UniqueConstraint("event_id", "recipient_role", "recipient_id",
+                            name="uq_notifications_cause"),
+        sa.Index("ix_notifications_pending", "created_at",
+                 postgresql_where=sa.text("status = 'pending'"),
+                 sqlite_where=sa.text("status = 'pending'")),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    complaint_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    event_id: Mapped[str] = mapped_column(sa.String(36))
+    recipient_role: Mapped[str] = mapped_column(sa.String(16))
+    recipient_id: Mapped[str] = mapped_column(sa.String(64))
+    recipient_name: Mapped[str | None] = mapped_column(sa.String(100))
+    channel: Mapped[str] = mapped_column(sa.String(16))
+    template: Mapped[str] = mapped_column(sa.String(64))
+    text: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+metadata = Base.metadata

@@ -1,0 +1,105 @@
+"""Notify: everything sent to people."""
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+from nameko.timer import timer
+from sqlalchemy import select
+
+from services.common.bus import event_handler
+from services.common.contracts import load_event
+from services.common.db import Database
+from services.common.logs import LogContext
+from services.common.settings import Settings, SettingsProvider
+from services.notify import domain
+from services.notify.models import Notification
+from services.notify.schemas import NotificationSchema
+from services.notify.senders import sender_named
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 5
+SWEEP_SECONDS = 5
+
+
+class SenderProvider(DependencyProvider):
+    def setup(self):
+        self.sender = sender_named(Settings.from_container_config(self.container.config)
+                                   .notify_sender)
+
+    def get_dependency(self, worker_ctx):
+        return self.sender
+
+
+class NotifyService:
+    name = "notify"
+
+    db = Database("notify")
+    sender = SenderProvider()
+    settings = SettingsProvider()
+    log_context = LogContext()
+
+    @event_handler("intake", "complaint_received")
+    def on_complaint_received(self, payload):
+        event = load_event("complaint_received", payload)
+        self._record_and_send(event, "notify.on_complaint_received",
+                              [domain.acknowledgement(event)])
+
+    @event_handler("routing", "complaint_assigned")
+    def on_complaint_assigned(self, payload):
+        event = load_event("complaint_assigned", payload)
+        self._record_and_send(event, "notify.on_complaint_assigned",
+                              [domain.assignment_notice(event)])
+
+    @timer(interval=SWEEP_SECONDS)
+    def resend_pending(self):
+        """Deliver what a crash or a failing channel left pending."""
+        cutoff = self.db.clock.now() - timedelta(seconds=self.settings.notify_resend_after_seconds)
+        with self.db.unit_of_work() as uow:
+            stale = uow.session.execute(
+                select(Notification).where(Notification.status == "pending",
+                                           Notification.created_at <= cutoff)
+                .order_by(Notification.created_at).limit(100)
+                .with_for_update(skip_locked=True)).scalars().all()
+            for notification in stale:
+                self._deliver(notification, uow.clock)
+
+    @rpc
+    def list_notifications(self, complaint_id):
+        with self.db.session() as session:
+            rows = session.execute(select(Notification).where(
+                Notification.complaint_id == complaint_id)
+                .order_by(Notification.created_at, Notification.recipient_role)).scalars().all()
+            return NotificationSchema(many=True).dump(rows)
+
+    # ------------------------------------------------------------------------------------
+    def _record_and_send(self, event, consumer, messages):
+        with self.db.unit_of_work() as uow:
+            if uow.already_applied(event, consumer):
+                return
+            recorded = [Notification(
+                id=str(uuid.uuid4()), complaint_id=event["complaint_id"],
+                event_id=event["event_id"], status="pending", attempts=0,
+                created_at=uow.clock.now(), **vars(message)) for message in messages]
+            uow.session.add_all(recorded)
+        # Sent after the commit: a crash before this line leaves them pending for the sweep.
+        with self.db.unit_of_work() as uow:
+            for notification in recorded:
+                self._deliver(uow.session.merge(notification), uow.clock)
+
+    def _deliver(self, notification, clock):
+        notification.attempts += 1
+        try:
+            self.sender.send(notification)
+        except Exception as exc:
+            notification.last_error = repr(exc)[:500]
+            if notification.attempts >= MAX_ATTEMPTS:
+                notification.status = "failed"
+            log.warning("sending %s to %s failed: %r", notification.template,
+                        notification.recipient_role, exc)
+            return
+        notification.status = "sent"
+        notification.sent_at = clock.now()

@@ -1,0 +1,46 @@
+"""SLA: deadlines and timers."""
+from __future__ import annotations
+
+from nameko.rpc import rpc
+from sqlalchemy import select
+
+from services.common.bus import event_handler
+from services.common.contracts import load_event
+from services.common.db import Database
+from services.common.logs import LogContext
+from services.common.settings import SettingsProvider
+from services.sla.domain import calendar_from_settings, limits_from_settings
+from services.sla.models import Deadline
+from services.sla.schemas import DeadlineSchema
+
+
+class SlaService:
+    name = "sla"
+
+    db = Database("sla")
+    settings = SettingsProvider()
+    log_context = LogContext()
+
+    @event_handler("routing", "complaint_assigned")
+    def on_complaint_assigned(self, payload):
+        event = load_event("complaint_assigned", payload)
+        # The clock runs from receipt, not from assignment: routing's delay is the school's.
+        starts_at = event["received_at"]
+        due_at = limits_from_settings(self.settings).due(
+            event["grade"], starts_at, calendar_from_settings(self.settings))
+        with self.db.unit_of_work() as uow:
+            if uow.already_applied(event, "sla.on_complaint_assigned"):
+                return
+            uow.session.add(Deadline(
+                complaint_id=event["complaint_id"], kind="resolution", grade=event["grade"],
+                unit_id=event["unit"]["id"], starts_at=starts_at, due_at=due_at,
+                status="pending"))
+            uow.emit("deadline_set", event["complaint_id"], grade=event["grade"],
+                     starts_at=starts_at, due_at=due_at)
+
+    @rpc
+    def get_deadlines(self, complaint_id):
+        with self.db.session() as session:
+            rows = session.execute(select(Deadline).where(
+                Deadline.complaint_id == complaint_id).order_by(Deadline.id)).scalars().all()
+            return DeadlineSchema(many=True).dump(rows)
