@@ -13,6 +13,7 @@ from services.common.bus import event_handler
 from services.common.clock import ClockProvider
 from services.common.contracts import load_event
 from services.common.db import Database
+from services.common.health import HealthMixin
 from services.common.errors import InvalidInput, NotFound
 from services.common.logs import LogContext, bind_complaint
 from services.common.settings import SettingsProvider
@@ -22,7 +23,7 @@ from services.intake.schemas import ComplainantSchema, ComplaintSchema, FileComp
     FiledSchema
 
 
-class IntakeService:
+class IntakeService(HealthMixin):
     name = "intake"
 
     db = Database("intake")

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from services.common.bus import event_handler
 from services.common.contracts import load_event
 from services.common.db import Database
+from services.common.health import HealthMixin
 from services.common.logs import LogContext
 from services.common.settings import Settings, SettingsProvider
 from services.notify import domain
@@ -34,7 +35,7 @@ class SenderProvider(DependencyProvider):
         return self.sender
 
 
-class NotifyService:
+class NotifyService(HealthMixin):
     name = "notify"
 
     db = Database("notify")

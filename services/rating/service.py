@@ -6,12 +6,13 @@ from nameko.rpc import rpc
 from sqlalchemy import select
 
 from services.common.db import Database
+from services.common.health import HealthMixin
 from services.common.logs import LogContext
 from services.rating.models import Rating
 from services.rating.schemas import RatingSchema
 
 
-class RatingService:
+class RatingService(HealthMixin):
     name = "rating"
 
     db = Database("rating")

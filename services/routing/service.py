@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from services.common.bus import event_handler
 from services.common.contracts import CATEGORIES, load_event
 from services.common.db import Database
+from services.common.health import HealthMixin
 from services.common.logs import LogContext
 from services.common.settings import Settings
 from services.routing.domain import Directory
@@ -27,7 +28,7 @@ class DirectoryProvider(DependencyProvider):
         return self.directory
 
 
-class RoutingService:
+class RoutingService(HealthMixin):
     name = "routing"
 
     db = Database("routing")

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from services.common.bus import event_handler
 from services.common.contracts import load_event
 from services.common.db import Database
+from services.common.health import HealthMixin
 from services.common.logs import LogContext
 from services.common.settings import SettingsProvider
 from services.sla.domain import calendar_from_settings, limits_from_settings
@@ -14,7 +15,7 @@ from services.sla.models import Deadline
 from services.sla.schemas import DeadlineSchema
 
 
-class SlaService:
+class SlaService(HealthMixin):
     name = "sla"
 
     db = Database("sla")

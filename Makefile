@@ -1,0 +1,43 @@
+# jiesu: two commands do everything on a fresh machine.
+#   make run    set up, migrate (SQLite under ./data by default) and run the whole system
+#   make test   set up, migrate the PostgreSQL test databases and run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+export JIESU_TEST_DATABASE_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/jiesu_test_{service}
+export JIESU_RABBIT_API_URI ?= http://guest:guest@127.0.0.1:15672
+export PYTHONWARNINGS ?= ignore::DeprecationWarning
+
+.PHONY: run test venv migrate bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || \
+	  { echo "error: jiesu needs Python 3.11 (found $$($(PYTHON) --version 2>&1)); install python3.11 or run 'make PYTHON=/path/to/python3.11'." >&2; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || \
+	  { echo "error: could not create a virtualenv; install the venv module (apt-get install python3-venv)." >&2; exit 1; }
+	@$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,bench]' || \
+	  { echo "error: could not install the Python packages from the package index (see pip's message above)." >&2; exit 1; }
+	@rm -f $(VENV)/.installed-* && touch $@
+
+migrate: venv
+	@$(BIN)/python scripts/ensure_infra.py run
+	@$(BIN)/python -m services.common.migrate
+
+run: migrate
+	@$(BIN)/python -m services.common.system
+
+test: venv
+	@$(BIN)/python scripts/ensure_infra.py test
+	@JIESU_DATABASE_URL="$(JIESU_TEST_DATABASE_URL)" $(BIN)/python -m services.common.migrate
+	@$(BIN)/nameko test --rabbit-ctl-uri "$(JIESU_RABBIT_API_URI)" $(PYTEST_ARGS)
+
+bench: venv
+	@$(BIN)/python bench/intake.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

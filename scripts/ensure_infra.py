@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Make sure the broker (and, for tests, PostgreSQL and RabbitMQ's management API) are up.
+
+    python3 scripts/ensure_infra.py run     # RabbitMQ
+    python3 scripts/ensure_infra.py test    # RabbitMQ + management plugin + PostgreSQL
+
+A local server that is installed but stopped is started. Anything that cannot be had stops
+the command with one sentence saying what is missing and how to get it. Standard library
+only: this runs before the virtualenv exists.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from urllib.parse import urlparse
+
+LOCAL = {"127.0.0.1", "localhost", "::1"}
+
+
+def reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for(host: str, port: int, seconds: int) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if reachable(host, port):
+            return True
+        time.sleep(1)
+    return False
+
+
+def fail(sentence: str) -> None:
+    print(f"error: {sentence}", file=sys.stderr)
+    sys.exit(1)
+
+
+def ensure_rabbitmq(amqp_uri: str) -> None:
+    url = urlparse(amqp_uri)
+    host, port = url.hostname or "127.0.0.1", url.port or 5672
+    if reachable(host, port):
+        return
+    if host not in LOCAL:
+        fail(f"RabbitMQ is not reachable at {host}:{port}; start it or set JIESU_AMQP_URI.")
+    if not shutil.which("rabbitmq-server"):
+        fail(f"RabbitMQ is not running on {host}:{port} and is not installed: "
+             "install it with 'apt-get install rabbitmq-server' (or set JIESU_AMQP_URI).")
+    print("starting the local RabbitMQ (rabbitmq-server -detached) ...", flush=True)
+    subprocess.run(["rabbitmq-server", "-detached"], check=False)
+    if not wait_for(host, port, 90):
+        fail(f"RabbitMQ did not come up on {host}:{port} within 90 s; "
+             "see /var/log/rabbitmq for why.")
+
+
+def ensure_management(api_uri: str) -> None:
+    url = urlparse(api_uri)
+    host, port = url.hostname or "127.0.0.1", url.port or 15672
+    if reachable(host, port):
+        return
+    if host not in LOCAL or not shutil.which("rabbitmq-plugins"):
+        fail(f"the tests need RabbitMQ's management API on {host}:{port}: run "
+             "'rabbitmq-plugins enable rabbitmq_management' on the broker.")
+    print("enabling the RabbitMQ management plugin ...", flush=True)
+    subprocess.run(["rabbitmq-plugins", "enable", "rabbitmq_management"], check=False,
+                   stdout=subprocess.DEVNULL)
+    if not wait_for(host, port, 60):
+        fail(f"RabbitMQ's management API did not come up on {host}:{port}; "
+             "enable it with 'rabbitmq-plugins enable rabbitmq_management'.")
+
+
+def ensure_postgres(database_url: str) -> None:
+    url = urlparse(database_url.replace("postgresql+psycopg2", "postgresql"))
+    host, port = url.hostname or "127.0.0.1", url.port or 5432
+    if reachable(host, port):
+        return
+    clusters = glob.glob("/etc/postgresql/*")
+    if host not in LOCAL or not clusters or not shutil.which("pg_ctlcluster"):
+        fail(f"PostgreSQL is not reachable at {host}:{port}: install it with "
+             "'apt-get install postgresql' or set JIESU_TEST_DATABASE_URL to a running one.")
+    version = os.path.basename(sorted(clusters)[-1])
+    print(f"starting the local PostgreSQL {version} ...", flush=True)
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
+                   check=False)
+    if not wait_for(host, port, 60):
+        fail(f"PostgreSQL did not come up on {host}:{port}; see /var/log/postgresql.")
+
+
+def main() -> None:
+    mode = sys.argv[1] if len(sys.argv) > 1 else "run"
+    ensure_rabbitmq(os.environ.get("JIESU_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"))
+    if mode == "test":
+        ensure_management(os.environ.get("JIESU_RABBIT_API_URI",
+                                         "http://guest:guest@127.0.0.1:15672"))
+        ensure_postgres(os.environ.get(
+            "JIESU_TEST_DATABASE_URL",
+            "postgresql+psycopg2://postgres@127.0.0.1:5432/jiesu_test_{service}"))
+    elif os.environ.get("JIESU_DATABASE_URL", "").startswith("postgresql"):
+        ensure_postgres(os.environ["JIESU_DATABASE_URL"])
+
+
+if __name__ == "__main__":
+    main()
