@@ -192,8 +192,26 @@ class OutboxRelay:
             sent_at=self.clock.now(), attempts=row.attempts + 1))
 
 
+@contextmanager
+def unit_of_work(session: Session, clock, correlation_id: str | None, on_commit=None):
+    """Commit on a clean exit, roll back on an exception; a duplicate delivery found half-way
+    rolls back quietly. `on_commit` runs after a commit that emitted events."""
+    uow = UnitOfWork(session, clock, correlation_id)
+    try:
+        with session.begin():
+            yield uow
+    except DuplicateDelivery:
+        return
+    finally:
+        session.close()
+    if uow.emitted and on_commit is not None:
+        on_commit()
+
+
 class Database(DependencyProvider):
-    """Engine, sessions and outbox relay of one service (`name` picks its database)."""
+    """Engine, sessions and outbox relay of one service (`name` picks its database).
+    Each worker gets its own sessions; whatever a worker leaves open is closed (and so
+    rolled back) in worker_teardown."""
 
     def __init__(self, name: str):
         self.name = name
@@ -201,7 +219,7 @@ class Database(DependencyProvider):
         self.engine = None
         self.sessions = None
         self.relay = None
-        self._open: dict = {}
+        self._worker_sessions: dict = {}
 
     def setup(self):
         settings = Settings.from_container_config(self.container.config)
@@ -224,12 +242,11 @@ class Database(DependencyProvider):
         self.relay.stop()
 
     def get_dependency(self, worker_ctx):
+        self._worker_sessions[worker_ctx] = []
         return WorkerDatabase(self, worker_ctx)
 
     def worker_teardown(self, worker_ctx):
-        # A session the entrypoint left open (it raised half-way) is rolled back and closed.
-        session = self._open.pop(worker_ctx, None)
-        if session is not None:
+        for session in self._worker_sessions.pop(worker_ctx, ()):
             session.close()
 
 
@@ -240,26 +257,19 @@ class WorkerDatabase:
         self._provider = provider
         self._worker_ctx = worker_ctx
 
-    @contextmanager
+    def _new_session(self) -> Session:
+        session = self._provider.sessions()
+        self._provider._worker_sessions.setdefault(self._worker_ctx, []).append(session)
+        return session
+
     def unit_of_work(self):
-        provider = self._provider
-        session = provider.sessions()
-        provider._open[self._worker_ctx] = session
-        uow = UnitOfWork(session, provider.clock, self._worker_ctx.data.get(CORRELATION_KEY))
-        try:
-            with session.begin():
-                yield uow
-        except DuplicateDelivery:
-            return
-        finally:
-            session.close()
-            provider._open.pop(self._worker_ctx, None)
-        if uow.emitted:
-            provider.relay.wake()
+        return unit_of_work(self._new_session(), self._provider.clock,
+                            self._worker_ctx.data.get(CORRELATION_KEY),
+                            on_commit=self._provider.relay.wake)
 
     def session(self) -> Session:
-        """A plain read-only session for queries outside a unit of work."""
-        return self._provider.sessions()
+        """A session for reads outside a unit of work (closed at the latest in teardown)."""
+        return self._new_session()
 
     @property
     def clock(self):

@@ -1,0 +1,43 @@
+"""Test doubles for the common kit, for `worker_factory` unit tests (no broker).
+
+`InMemoryDatabase` is the real unit of work on an in-memory SQLite database with the
+service's tables, and no relay: events a worker emits are kept in `.outbox` (in commit order)
+instead of being published, so a test sees exactly what would have gone on the bus.
+"""
+from __future__ import annotations
+
+import json
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from services.common.clock import ManualClock
+from services.common.db import unit_of_work
+from services.common.messaging_tables import messaging_metadata, outbox
+
+
+class InMemoryDatabase:
+    def __init__(self, metadata, clock=None, correlation_id: str | None = "test-correlation"):
+        self.engine = create_engine("sqlite://", poolclass=StaticPool,
+                                    connect_args={"check_same_thread": False})
+        metadata.create_all(self.engine)
+        messaging_metadata.create_all(self.engine)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.clock = clock or ManualClock()
+        self.correlation_id = correlation_id
+
+    def unit_of_work(self):
+        return unit_of_work(self.sessions(), self.clock, self.correlation_id)
+
+    def session(self):
+        return self.sessions()
+
+    @property
+    def outbox(self) -> list[dict]:
+        """Every event committed so far, oldest first, as it would go on the wire."""
+        with self.sessions() as session:
+            rows = session.execute(select(outbox.c.payload).order_by(outbox.c.id)).scalars()
+            return [json.loads(row) for row in rows]
+
+    def events(self, event_type: str) -> list[dict]:
+        return [event for event in self.outbox if event["event_type"] == event_type]
