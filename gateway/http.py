@@ -8,6 +8,7 @@ import functools
 import json
 import logging
 
+from nameko.exceptions import UnknownService
 from werkzeug.wrappers import Response
 
 from gateway.auth import Unauthorized
@@ -71,7 +72,7 @@ def api(handler):
             message = "输入有误 (invalid input)" if fields else (str(exc.args[0]) if exc.args
                                                              else exc.code)
             return error_response(exc.http_status, exc.code, message, fields)
-        except RpcTimeout as exc:
+        except (RpcTimeout, UnknownService) as exc:
             log.error("upstream timeout: %s", exc)
             return error_response(503, "upstream_timeout", "服务繁忙,请稍后重试 (try again later)",
                                   headers={"Retry-After": "5"})
