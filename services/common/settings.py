@@ -36,8 +36,7 @@ class Settings:
     data_dir: str = "data"
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
-    public_base_url: str = "http://127.0.0.1:8000"
-    jwt_secret: str = "dev-only-secret-change-me"
+    jwt_secret: str = "dev-only-secret-change-me-before-deploying"
     jwt_leeway_seconds: int = 30
     timezone: str = "Asia/Shanghai"
     org_directory: str = "config/org.yaml"
