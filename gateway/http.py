@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import uuid
 
 from nameko.exceptions import UnknownService
 from werkzeug.wrappers import Response
@@ -53,6 +54,20 @@ def read_json(request, max_bytes: int = MAX_BODY_BYTES) -> dict:
     if not isinstance(body, dict):
         raise HttpError(400, "malformed_json", "请求体须为 JSON 对象 (expected a JSON object)")
     return body
+
+
+def filing_key(request) -> str:
+    """The client's Idempotency-Key, so a retried POST returns the first result; without
+    one, a key for this request alone, so that nameko redelivering the RPC (its worker died
+    before acking) does not file twice."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return f"req-{uuid.uuid4()}"
+    key = key.strip()
+    if not 8 <= len(key) <= 80 or not key.isprintable():
+        raise HttpError(400, "invalid_idempotency_key",
+                        "Idempotency-Key 须为 8–80 个可打印字符 (8-80 printable characters)")
+    return f"client-{key}"
 
 
 def api(handler):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from nameko.web.handlers import http
 
 from gateway.auth import principal_from
-from gateway.http import api, json_response, read_json
+from gateway.http import api, filing_key, json_response, read_json
 from services.common.bus import rpc_proxy
 from services.common.contracts import CATEGORIES, GRADES
 from services.common.logs import LogContext
@@ -27,7 +27,8 @@ class GatewayService:
     @api
     def file_complaint(self, request):
         principal = self._principal(request)
-        filed = self.intake.file_complaint(read_json(request), principal.as_rpc(), "app")
+        filed = self.intake.file_complaint(read_json(request), principal.as_rpc(), "app",
+                                           filing_key(request))
         return json_response(filed, 201,
                              headers={"Location": f"/api/v1/complaints/{filed['id']}"})
 

@@ -38,10 +38,12 @@ GRADES = {
 CHANNELS = ("app", "wechat", "hotline", "open311")
 
 
-class Envelope(Schema):
+class ContractSchema(Schema):
     class Meta:
-        unknown = EXCLUDE  # newer producers may add fields; old readers ignore them
+        unknown = EXCLUDE  # newer producers may add fields, nested ones too; old readers ignore them
 
+
+class Envelope(ContractSchema):
     event_id = fields.String(required=True, validate=validate.Length(equal=36))
     event_type = fields.String(required=True)
     version = fields.Integer(required=True)
@@ -50,7 +52,7 @@ class Envelope(Schema):
     correlation_id = fields.String(allow_none=True, load_default=None)
 
 
-class Person(Schema):
+class Person(ContractSchema):
     id = fields.String(required=True)
     name = fields.String(allow_none=True, load_default=None)
 

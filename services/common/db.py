@@ -27,9 +27,10 @@ from eventlet.queue import Empty, LightQueue
 from nameko.amqp.publish import Publisher, UndeliverableMessage
 from nameko.extensions import DependencyProvider
 from nameko.standalone.events import get_event_exchange
-from sqlalchemy import create_engine, event, select, update
+from sqlalchemy import create_engine, event, make_url, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 from services.common import contracts
 from services.common.clock import clock_from_config
@@ -57,20 +58,36 @@ def make_engine(url: str, pool_size: int = 10):
     if url.startswith("sqlite"):
         # One connection per process: SQLite locks the whole file, and a busy-wait inside
         # the C library would block every greenthread; queueing on the pool is green.
-        engine = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=60,
-                               connect_args={"check_same_thread": False, "timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
+        connect_args = {"check_same_thread": False, "timeout": 30}
+        if make_url(url).database in (None, "", ":memory:"):
+            # An in-memory database lives in its connection: keep exactly that one.
+            engine = create_engine(url, poolclass=StaticPool, connect_args=connect_args)
+        else:
+            engine = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=60,
+                                   connect_args=connect_args)
+        _sqlite_real_transactions(engine)
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
                          pool_recycle=1800)
+
+
+def _sqlite_real_transactions(engine) -> None:
+    """pysqlite opens transactions lazily, on its own terms, which breaks SAVEPOINT and
+    lets a "nested" commit escape the outer transaction. Take transaction control from the
+    driver and issue BEGIN ourselves (the recipe in SQLAlchemy's SQLite dialect docs)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN")
 
 
 class DuplicateDelivery(Exception):
@@ -107,12 +124,12 @@ class UnitOfWork:
                      event_id, consumer)
             return True
         try:
-            with self.session.begin_nested():
-                self.session.execute(inbox.insert().values(
-                    consumer=consumer, event_id=event_id, applied_at=self.clock.now()))
+            self.session.execute(inbox.insert().values(
+                consumer=consumer, event_id=event_id, applied_at=self.clock.now()))
         except IntegrityError:
-            # A concurrent delivery of the same event committed first.
-            raise DuplicateDelivery(event_id)
+            # A concurrent delivery of the same event committed first; this transaction is
+            # spoilt anyway and the unit of work rolls all of it back.
+            raise DuplicateDelivery(event_id) from None
         return False
 
 

@@ -38,12 +38,9 @@ class ContextFilter(logging.Filter):
         record.service = self.service
         record.correlation_id = correlation_id_var.get()
         record.complaint_id = complaint_id_var.get()
-        if isinstance(record.msg, str):
-            record.msg = mask_phone(record.msg)
-        if record.args:
-            record.args = tuple(mask_phone(a) if isinstance(a, str) else a
-                                for a in (record.args if isinstance(record.args, tuple)
-                                          else (record.args,)))
+        # Render first, then mask: a phone can hide in any argument (a dict, an int).
+        record.msg = mask_phone(record.getMessage())
+        record.args = None
         return True
 
 

@@ -73,10 +73,12 @@ class Settings:
         unknown = set(values) - known
         if unknown:
             raise SettingsError(f"unknown settings in {path}: {', '.join(sorted(unknown))}")
-        for name in known:
-            env_name = ENV_PREFIX + name.upper()
+        for f in fields(cls):
+            env_name = ENV_PREFIX + f.name.upper()
             if env_name in environ:
-                values[name] = yaml.safe_load(environ[env_name])
+                raw = environ[env_name]
+                # Text stays text (YAML would read 17:30 as a number); the rest is YAML.
+                values[f.name] = raw if isinstance(f.default, str) else yaml.safe_load(raw)
         return cls.from_dict(values)
 
     @classmethod

@@ -7,19 +7,17 @@ instead of being published, so a test sees exactly what would have gone on the b
 from __future__ import annotations
 
 import json
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
-from sqlalchemy.pool import StaticPool
 
 from services.common.clock import ManualClock
-from services.common.db import unit_of_work
+from services.common.db import make_engine, unit_of_work
 from services.common.messaging_tables import messaging_metadata, outbox
 
 
 class InMemoryDatabase:
     def __init__(self, metadata, clock=None, correlation_id: str | None = "test-correlation"):
-        self.engine = create_engine("sqlite://", poolclass=StaticPool,
-                                    connect_args={"check_same_thread": False})
+        self.engine = make_engine("sqlite://")  # the production SQLite set-up, in memory
         metadata.create_all(self.engine)
         messaging_metadata.create_all(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)

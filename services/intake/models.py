@@ -16,6 +16,9 @@ class Base(DeclarativeBase):
 
 class Complaint(Base):
     __tablename__ = "complaints"
+    __table_args__ = (
+        sa.UniqueConstraint("complainant_id", "filing_key", name="uq_complaints_filing_key"),
+    )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(32), unique=True)
@@ -29,6 +32,8 @@ class Complaint(Base):
     anonymous: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     complainant_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     complainant_name: Mapped[str | None] = mapped_column(sa.String(100))
+    # The client's Idempotency-Key, or one the gateway made for the request.
+    filing_key: Mapped[str] = mapped_column(sa.String(100))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
     # Projection of routing's and sla's decisions, kept from their events.
     grade: Mapped[str | None] = mapped_column(sa.String(16))

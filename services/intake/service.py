@@ -6,6 +6,7 @@ import uuid
 from marshmallow import ValidationError
 from nameko.rpc import rpc
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
@@ -14,7 +15,7 @@ from services.common.clock import ClockProvider
 from services.common.contracts import load_event
 from services.common.db import Database
 from services.common.health import HealthMixin
-from services.common.errors import InvalidInput, NotFound
+from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.logs import LogContext, bind_complaint
 from services.common.settings import SettingsProvider
 from services.intake import domain
@@ -32,8 +33,11 @@ class IntakeService(HealthMixin):
     settings = SettingsProvider()
 
     # ------------------------------------------------------------------ RPC
-    @rpc(expected_exceptions=(InvalidInput,))
-    def file_complaint(self, filing, complainant, channel="app"):
+    @rpc(expected_exceptions=(InvalidInput, Conflict))
+    def file_complaint(self, filing, complainant, channel="app", filing_key=None):
+        """File a complaint. `filing_key` makes filing idempotent: RPC is at-least-once (a
+        request whose worker died before acking is delivered again) and clients retry, so
+        the same key from the same complainant returns the first filing, not a second case."""
         try:
             filing = FileComplaintSchema().load(filing)
             complainant = ComplainantSchema().load(complainant)
@@ -41,24 +45,48 @@ class IntakeService(HealthMixin):
             raise InvalidInput(exc.messages)
         if channel not in domain.CHANNEL_LABELS:
             raise InvalidInput({"channel": [f"unknown channel {channel!r}"]})
+        filing_key = filing_key or str(uuid.uuid4())
+        try:
+            complaint = self._file(filing, complainant, channel, filing_key)
+        except IntegrityError:
+            complaint = None  # the same key committed concurrently: answer with that one
+        if complaint is None:
+            complaint = self._filed_before(complainant["id"], filing_key, filing)
+        return FiledSchema().dump(complaint)
+
+    def _file(self, filing, complainant, channel, filing_key):
         settings = self.settings
         now = self.clock.now()
-        complaint_id = str(uuid.uuid4())
-        bind_complaint(complaint_id)
         with self.db.unit_of_work() as uow:
+            if _find_filing(uow.session, complainant["id"], filing_key) is not None:
+                return None
+            complaint_id = str(uuid.uuid4())
+            bind_complaint(complaint_id)
             day = domain.local_day(now, settings.timezone)
             number = domain.complaint_number(settings.complaint_number_prefix, day,
                                              _next_in_day(uow.session, day))
             complaint = Complaint(
                 id=complaint_id, number=number, status=domain.Status.RECEIVED, channel=channel,
                 complainant_id=complainant["id"], complainant_name=complainant["name"],
-                received_at=now, **filing)
+                filing_key=filing_key, received_at=now, **filing)
             _append(complaint, domain.received_line(number, channel, filing["category"]), now)
             uow.session.add(complaint)
+            uow.session.flush()  # a duplicate key fails here, before anything is emitted
             uow.emit("complaint_received", complaint_id, number=number, channel=channel,
                      complainant={"id": complainant["id"], "name": complainant["name"]},
                      **filing)
-        return FiledSchema().dump(complaint)
+        return complaint
+
+    def _filed_before(self, complainant_id, filing_key, filing):
+        with self.db.session() as session:
+            complaint = _find_filing(session, complainant_id, filing_key)
+            if complaint is None:  # pragma: no cover - the key vanished: a bug, not input
+                raise RuntimeError(f"filing {filing_key} is neither new nor known")
+            if (complaint.category, complaint.content) != (filing["category"], filing["content"]):
+                raise Conflict({"idempotency_key": [
+                    "该幂等键已用于另一条诉求 (this key was used for a different complaint)"]})
+            bind_complaint(complaint.id)
+            return complaint
 
     @rpc(expected_exceptions=(NotFound,))
     def get_complaint(self, complaint_id, viewer):
@@ -100,6 +128,12 @@ class IntakeService(HealthMixin):
             complaint.due_at = event["due_at"]
             line = domain.deadline_line(event["grade"], event["due_at"], self.settings.timezone)
             _append(complaint, line, event["occurred_at"], event["event_id"])
+
+
+def _find_filing(session, complainant_id: str, filing_key: str) -> Complaint | None:
+    return session.execute(select(Complaint).where(
+        Complaint.complainant_id == complainant_id, Complaint.filing_key == filing_key)
+    ).scalar_one_or_none()
 
 
 def _may_read(complaint: Complaint, viewer: dict) -> bool:

@@ -78,6 +78,7 @@ class NotifyService(HealthMixin):
 
     # ------------------------------------------------------------------------------------
     def _record_and_send(self, event, consumer, messages):
+        recorded = []  # stays empty when this delivery turns out to be a duplicate
         with self.db.unit_of_work() as uow:
             if uow.already_applied(event, consumer):
                 return
@@ -86,6 +87,8 @@ class NotifyService(HealthMixin):
                 event_id=event["event_id"], status="pending", attempts=0,
                 created_at=uow.clock.now(), **vars(message)) for message in messages]
             uow.session.add_all(recorded)
+        if not recorded:
+            return
         # Sent after the commit: a crash before this line leaves them pending for the sweep.
         with self.db.unit_of_work() as uow:
             for notification in recorded:

@@ -73,8 +73,9 @@ class Directory:
                     raise DirectoryError(f"unit {item['id']} has no handler")
                 units[item["id"]] = Unit(item["id"], item["name"], item["kind"],
                                          Person(**item["head"]), handlers)
-            leaders = tuple(Leader(l["id"], l["name"], l.get("title", ""),
-                                   tuple(l.get("categories", ()))) for l in raw.get("leaders", ()))
+            leaders = tuple(Leader(leader["id"], leader["name"], leader.get("title", ""),
+                                   tuple(leader.get("categories", ())))
+                            for leader in raw.get("leaders", ()))
             rules = {code: CategoryRule(rule["unit"], rule.get("grade", "general"))
                      for code, rule in raw["categories"].items()}
         except (KeyError, TypeError) as exc:

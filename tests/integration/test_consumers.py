@@ -26,7 +26,7 @@ def _seed_case(url, complaint_id="case-1"):
     with sessionmaker(engine).begin() as session:
         session.add(Complaint(id=complaint_id, number="JS-20261124-0001", status="assigned",
                               channel="app", category="logistics", content="热水停了两天",
-                              anonymous=False, complainant_id="s1",
+                              anonymous=False, complainant_id="s1", filing_key="k1",
                               received_at=SystemClock().now()))
     return engine
 

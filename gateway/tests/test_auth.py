@@ -1,0 +1,103 @@
+import time
+
+import jwt
+import pytest
+
+from gateway.auth import Principal, Unauthorized, issue_token, principal_from
+
+SECRET = "test-secret-0123456789abcdef0123456789"
+
+
+def bearer(token: str) -> str:
+    return f"Bearer {token}"
+
+
+def test_a_valid_token_gives_the_principal():
+    token = issue_token(SECRET, "s2023001", "张三", roles=("complainant", "student"))
+
+    principal = principal_from(bearer(token), SECRET)
+
+    assert principal == Principal("s2023001", "张三", ("complainant", "student"))
+    assert principal.as_rpc() == {"id": "s2023001", "name": "张三",
+                                  "roles": ["complainant", "student"]}
+
+
+def test_a_single_role_may_arrive_as_a_string():
+    token = jwt.encode({"sub": "t001", "roles": "handler", "exp": int(time.time()) + 60},
+                       SECRET, algorithm="HS256")
+
+    assert principal_from(bearer(token), SECRET).roles == ("handler",)
+
+
+def test_name_and_roles_are_optional():
+    token = jwt.encode({"sub": "s2023001"}, SECRET, algorithm="HS256")
+
+    assert principal_from(bearer(token), SECRET) == Principal("s2023001", None, ())
+
+
+def test_the_scheme_is_case_insensitive():
+    token = issue_token(SECRET, "s2023001")
+
+    assert principal_from(f"bearer {token}", SECRET).id == "s2023001"
+
+
+@pytest.mark.parametrize("header", [None, ""])
+def test_a_missing_header_is_refused(header):
+    with pytest.raises(Unauthorized, match="missing"):
+        principal_from(header, SECRET)
+
+
+@pytest.mark.parametrize("header", ["Basic czIwMjMwMDE6cHc=", "Bearer", "Bearer   ",
+                                    "Token abc.def.ghi"])
+def test_another_scheme_or_no_token_is_refused(header):
+    with pytest.raises(Unauthorized, match="Bearer"):
+        principal_from(header, SECRET)
+
+
+def test_a_token_signed_with_another_secret_is_refused():
+    token = issue_token("someone-elses-secret-0123456789abcdef", "s2023001")
+
+    with pytest.raises(Unauthorized, match="invalid"):
+        principal_from(bearer(token), SECRET)
+
+
+def test_a_tampered_token_is_refused():
+    header, payload, signature = issue_token(SECRET, "s2023001").split(".")
+    forged = jwt.encode({"sub": "admin"}, "x" * 32, algorithm="HS256").split(".")[1]
+
+    with pytest.raises(Unauthorized):
+        principal_from(bearer(f"{header}.{forged}.{signature}"), SECRET)
+
+
+def test_an_unsigned_token_is_refused():
+    token = jwt.encode({"sub": "admin"}, None, algorithm="none")
+
+    with pytest.raises(Unauthorized):
+        principal_from(bearer(token), SECRET)
+
+
+def test_garbage_is_refused():
+    with pytest.raises(Unauthorized):
+        principal_from(bearer("not-a-jwt"), SECRET)
+
+
+def test_an_expired_token_is_refused():
+    token = issue_token(SECRET, "s2023001", expires_in=3600, now=int(time.time()) - 7200)
+
+    with pytest.raises(Unauthorized, match="expired"):
+        principal_from(bearer(token), SECRET, leeway=30)
+
+
+def test_a_token_just_past_expiry_is_accepted_within_the_leeway():
+    # Clocks of the identity provider and the gateway are never quite in step.
+    token = issue_token(SECRET, "s2023001", expires_in=3600, now=int(time.time()) - 3600 - 5)
+
+    assert principal_from(bearer(token), SECRET, leeway=300).id == "s2023001"
+
+
+def test_a_token_without_a_subject_is_refused():
+    token = jwt.encode({"name": "张三", "roles": ["complainant"],
+                        "exp": int(time.time()) + 60}, SECRET, algorithm="HS256")
+
+    with pytest.raises(Unauthorized, match="sub"):
+        principal_from(bearer(token), SECRET)

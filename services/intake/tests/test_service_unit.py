@@ -1,0 +1,247 @@
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from nameko.testing.services import worker_factory
+from sqlalchemy import select
+
+from services.common.clock import ManualClock
+from services.common.contracts import build_event, load_event
+from services.common.errors import InvalidInput, NotFound
+from services.common.settings import Settings
+from services.common.testing import InMemoryDatabase
+from services.intake.models import Complaint, metadata
+from services.intake.service import IntakeService
+
+# 09:00 in Shanghai on Tuesday 24 November 2026
+START = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)
+STUDENT = {"id": "s2023001", "name": "张三", "roles": ["complainant"]}
+OTHER = {"id": "s2023002", "name": "李四"}
+
+
+def filing(**changes):
+    body = {"category": "logistics", "content": "学生公寓3号楼热水已经停了两天",
+            "title": "热水", "contact_phone": "13912345678", "location": "3号楼"}
+    body.update(changes)
+    return body
+
+
+@pytest.fixture
+def clock():
+    return ManualClock(START)
+
+
+@pytest.fixture
+def db(clock):
+    return InMemoryDatabase(metadata, clock=clock)
+
+
+@pytest.fixture
+def service(db, clock):
+    return worker_factory(IntakeService, db=db, settings=Settings(), clock=clock)
+
+
+# ------------------------------------------------------------------------ filing
+def test_filing_returns_id_number_and_received_status(service):
+    filed = service.file_complaint(filing(), STUDENT, "app")
+
+    assert set(filed) == {"id", "number", "status"}
+    assert len(filed["id"]) == 36
+    assert filed["number"] == "JS-20261124-0001"
+    assert filed["status"] == "received"
+
+
+def test_numbers_within_a_day_are_sequential(service):
+    numbers = [service.file_complaint(filing(), STUDENT)["number"] for _ in range(3)]
+
+    assert numbers == ["JS-20261124-0001", "JS-20261124-0002", "JS-20261124-0003"]
+
+
+def test_numbering_starts_again_on_the_next_local_day(service, clock):
+    service.file_complaint(filing(), STUDENT)
+    clock.set(datetime(2026, 11, 24, 16, 5, tzinfo=timezone.utc))  # 00:05 on the 25th, local
+
+    assert service.file_complaint(filing(), STUDENT)["number"] == "JS-20261125-0001"
+
+
+def test_filing_emits_exactly_one_complaint_received_with_the_filed_facts(service, db):
+    filed = service.file_complaint(filing(), STUDENT, "hotline")
+
+    (wire,) = db.outbox
+    event = load_event("complaint_received", wire)
+    assert event["event_type"] == "complaint_received"
+    assert event["complaint_id"] == filed["id"]
+    assert event["number"] == filed["number"]
+    assert event["occurred_at"] == START
+    assert event["channel"] == "hotline"
+    assert event["category"] == "logistics"
+    assert event["content"] == filing()["content"]
+    assert event["title"] == "热水"
+    assert event["location"] == "3号楼"
+    assert event["contact_phone"] == "13912345678"
+    assert event["anonymous"] is False
+    assert event["complainant"] == {"id": "s2023001", "name": "张三"}
+
+
+def test_filing_stores_the_case_with_its_first_timeline_line(service, db):
+    filed = service.file_complaint(filing(), STUDENT, "wechat")
+
+    shown = service.get_complaint(filed["id"], STUDENT)
+    assert shown["received_at"] == START.isoformat()
+    assert shown["channel"] == "wechat"
+    assert shown["category_label"] == "后勤保障"
+    assert [line["kind"] for line in shown["timeline"]] == ["received"]
+    assert "来源:微信公众号" in shown["timeline"][0]["text"]
+
+
+@pytest.mark.parametrize("bad, field", [
+    ({"category": "parking"}, "category"),
+    ({"content": "太吵"}, "content"),
+    ({"contact_phone": "12345"}, "contact_phone"),
+    ({"contact_phone": "139123456789"}, "contact_phone"),
+    ({"priority": "high"}, "priority"),
+])
+def test_invalid_filing_is_refused_with_the_field_in_error(service, db, bad, field):
+    with pytest.raises(InvalidInput) as refused:
+        service.file_complaint(filing(**bad), STUDENT)
+
+    assert field in refused.value.args[0]
+    assert db.outbox == []
+
+
+def test_a_filing_without_content_names_the_missing_field(service):
+    body = filing()
+    del body["content"]
+
+    with pytest.raises(InvalidInput) as refused:
+        service.file_complaint(body, STUDENT)
+
+    assert "content" in refused.value.args[0]
+
+
+def test_a_landline_is_a_valid_contact_phone(service):
+    assert service.file_complaint(filing(contact_phone="0538-1234567"), STUDENT)["status"] \
+        == "received"
+
+
+def test_an_unknown_channel_is_refused(service, db):
+    with pytest.raises(InvalidInput) as refused:
+        service.file_complaint(filing(), STUDENT, "fax")
+
+    assert "channel" in refused.value.args[0]
+    assert db.outbox == []
+
+
+def test_a_refused_filing_does_not_use_up_a_number(service):
+    with pytest.raises(InvalidInput):
+        service.file_complaint(filing(category="parking"), STUDENT)
+
+    assert service.file_complaint(filing(), STUDENT)["number"] == "JS-20261124-0001"
+
+
+# ------------------------------------------------------------------------ reading
+def test_the_filer_sees_the_case_with_the_phone_masked(service):
+    filed = service.file_complaint(filing(), STUDENT)
+
+    shown = service.get_complaint(filed["id"], STUDENT)
+
+    assert shown["number"] == filed["number"]
+    assert shown["status"] == "received"
+    assert shown["contact_phone"] == "139****5678"
+    assert shown["assigned_unit"] is None and shown["handler"] is None
+    assert shown["deadline"] is None
+
+
+def test_someone_else_is_told_the_case_does_not_exist(service):
+    filed = service.file_complaint(filing(), STUDENT)
+
+    with pytest.raises(NotFound):
+        service.get_complaint(filed["id"], OTHER)
+
+
+def test_an_unknown_case_is_not_found(service):
+    with pytest.raises(NotFound):
+        service.get_complaint("00000000-0000-0000-0000-000000000000", STUDENT)
+
+
+# ------------------------------------------------------------------------ events
+def assigned_event(filed, at=START + timedelta(seconds=3)):
+    return build_event(
+        "complaint_assigned", filed["id"], at, number=filed["number"], category="logistics",
+        grade="general", unit={"id": "logistics", "name": "后勤管理处"},
+        handler={"id": "u-hqc-1", "name": "冯涛"}, received_at=START)
+
+
+def deadline_event(filed, at=START + timedelta(seconds=5)):
+    return build_event("deadline_set", filed["id"], at, grade="general", starts_at=START,
+                       due_at=datetime(2026, 11, 24, 9, 30, tzinfo=timezone.utc))
+
+
+def test_an_assignment_moves_the_case_to_its_unit_and_handler(service):
+    filed = service.file_complaint(filing(), STUDENT)
+
+    service.on_complaint_assigned(assigned_event(filed))
+
+    shown = service.get_complaint(filed["id"], STUDENT)
+    assert shown["status"] == "assigned"
+    assert shown["grade"] == "general"
+    assert shown["assigned_unit"] == {"id": "logistics", "name": "后勤管理处"}
+    assert shown["handler"] == {"id": "u-hqc-1", "name": "冯涛"}
+    assert shown["timeline"][-1]["text"] == "已直派 后勤管理处,承办人 冯涛"
+    assert shown["timeline"][-1]["at"] == (START + timedelta(seconds=3)).isoformat()
+
+
+def test_a_deadline_is_shown_on_the_case(service):
+    filed = service.file_complaint(filing(), STUDENT)
+    service.on_complaint_assigned(assigned_event(filed))
+
+    service.on_deadline_set(deadline_event(filed))
+
+    shown = service.get_complaint(filed["id"], STUDENT)
+    assert shown["deadline"] == "2026-11-24T09:30:00+00:00"
+    assert [line["kind"] for line in shown["timeline"]] == ["received", "assigned",
+                                                            "deadline_set"]
+    assert shown["timeline"][-1]["text"] == "办理时限:日清日结,应于 2026-11-24 17:30 前办结"
+
+
+def test_a_redelivered_assignment_changes_nothing(service, db):
+    filed = service.file_complaint(filing(), STUDENT)
+    event = assigned_event(filed)
+    service.on_complaint_assigned(event)
+    before = service.get_complaint(filed["id"], STUDENT)
+
+    service.on_complaint_assigned(event)
+
+    assert service.get_complaint(filed["id"], STUDENT) == before
+    assert len(before["timeline"]) == 2
+    assert len(db.outbox) == 1
+
+
+def test_a_redelivered_deadline_changes_nothing(service):
+    filed = service.file_complaint(filing(), STUDENT)
+    event = deadline_event(filed)
+    service.on_deadline_set(event)
+    before = service.get_complaint(filed["id"], STUDENT)
+
+    service.on_deadline_set(event)
+
+    assert service.get_complaint(filed["id"], STUDENT) == before
+    assert len(before["timeline"]) == 2
+
+
+def test_a_repeated_assignment_of_an_assigned_case_is_accepted(service, db):
+    # Routing may re-send an assignment as a new event; it must not be an illegal transition.
+    filed = service.file_complaint(filing(), STUDENT)
+    service.on_complaint_assigned(assigned_event(filed))
+
+    service.on_complaint_assigned(assigned_event(filed, at=START + timedelta(minutes=1)))
+
+    with db.session() as session:
+        complaint = session.execute(select(Complaint)).scalar_one()
+        assert complaint.status == "assigned"
+
+
+def test_an_event_about_an_unknown_case_fails_so_it_is_retried(service):
+    ghost = {"id": "00000000-0000-0000-0000-000000000000", "number": "JS-20261124-9999"}
+
+    with pytest.raises(NotFound):
+        service.on_complaint_assigned(assigned_event(ghost))
