@@ -70,3 +70,25 @@ def test_others_cannot_read_a_case(start_system, databases):
     stranger = system.get(filed["id"], sub="s-stranger")
     assert stranger.status_code == 404
     assert stranger.json()["error"]["code"] == "not_found"
+
+
+def test_a_retried_post_with_an_idempotency_key_files_once(start_system, databases):
+    system = start_system(databases, layout=[["intake", "routing", "sla", "notify", "rating",
+                                              "gateway"]])
+    import requests
+
+    from tests.conftest import auth
+    body = {"category": "finance", "content": "奖学金什么时候发放到卡上?"}
+    headers = {**auth("s-retry"), "Idempotency-Key": "retry-0123456789"}
+    first = requests.post(f"{system.url}/api/v1/complaints", json=body, headers=headers,
+                          timeout=30)
+    again = requests.post(f"{system.url}/api/v1/complaints", json=body, headers=headers,
+                          timeout=30)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert len(system.query("intake", "SELECT id FROM complaints")) == 1
+
+    short = requests.post(f"{system.url}/api/v1/complaints", json=body,
+                          headers={**auth("s-retry"), "Idempotency-Key": "x"}, timeout=30)
+    assert short.status_code == 400
+    assert short.json()["error"]["code"] == "invalid_idempotency_key"

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from services.common.clock import ManualClock
 from services.common.contracts import build_event, load_event
-from services.common.errors import InvalidInput, NotFound
+from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.settings import Settings
 from services.common.testing import InMemoryDatabase
 from services.intake.models import Complaint, metadata
@@ -245,3 +245,30 @@ def test_an_event_about_an_unknown_case_fails_so_it_is_retried(service):
 
     with pytest.raises(NotFound):
         service.on_complaint_assigned(assigned_event(ghost))
+
+
+# ------------------------------------------------------------------ idempotent filing
+def test_the_same_filing_key_files_once(service, db):
+    first = service.file_complaint(filing(), STUDENT, "app", "client-abc12345")
+    again = service.file_complaint(filing(), STUDENT, "app", "client-abc12345")
+
+    assert again == first
+    assert len(db.events("complaint_received")) == 1
+
+
+def test_the_same_key_from_another_complainant_is_another_filing(service, db):
+    mine = service.file_complaint(filing(), STUDENT, "app", "client-abc12345")
+    theirs = service.file_complaint(filing(), OTHER, "app", "client-abc12345")
+
+    assert mine["id"] != theirs["id"]
+    assert len(db.events("complaint_received")) == 2
+
+
+def test_a_key_reused_for_different_content_is_a_conflict(service, db):
+    service.file_complaint(filing(), STUDENT, "app", "client-abc12345")
+
+    with pytest.raises(Conflict) as refused:
+        service.file_complaint(filing(content="图书馆空调坏了,请尽快修理"), STUDENT, "app",
+                               "client-abc12345")
+    assert "idempotency_key" in refused.value.args[0]
+    assert len(db.events("complaint_received")) == 1
