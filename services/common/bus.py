@@ -110,11 +110,14 @@ class TimedRpcProxy(RpcProxy):
         super().__init__(target_service, **options)
         self.timeout = timeout
 
-    def get_dependency(self, worker_ctx):
-        timeout = self.timeout or Settings.from_container_config(
+    def setup(self):
+        super().setup()
+        self.timeout = self.timeout or Settings.from_container_config(
             self.container.config).rpc_timeout_seconds
+
+    def get_dependency(self, worker_ctx):
         return _TimedServiceProxy(super().get_dependency(worker_ctx), self.target_service,
-                                  timeout)
+                                  self.timeout)
 
 
 rpc_proxy = TimedRpcProxy

@@ -28,7 +28,7 @@ from nameko.amqp.publish import Publisher, UndeliverableMessage
 from nameko.extensions import DependencyProvider
 from nameko.standalone.events import get_event_exchange
 from sqlalchemy import create_engine, event, make_url, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -67,8 +67,10 @@ def make_engine(url: str, pool_size: int = 10):
                                    connect_args=connect_args)
         _sqlite_real_transactions(engine)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-                         pool_recycle=1800)
+    # No pre-ping: it costs a round trip per transaction. A connection broken by a database
+    # restart fails its unit of work, which the consumer's retry or the relay's next pass
+    # repeats on a fresh connection (SQLAlchemy discards the broken one).
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
 
 
 def _sqlite_real_transactions(engine) -> None:
@@ -88,10 +90,6 @@ def _sqlite_real_transactions(engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN")
-
-
-class DuplicateDelivery(Exception):
-    """Raised inside a unit of work when the event was applied by a concurrent worker."""
 
 
 class UnitOfWork:
@@ -114,23 +112,27 @@ class UnitOfWork:
 
     def already_applied(self, event: dict, consumer: str) -> bool:
         """True if `consumer` has applied this event before; otherwise record that it is
-        applying it now, in the same transaction as its effect."""
+        applying it now, in the same transaction as its effect.
+
+        One statement: the insert either records the event or, on the key of an earlier
+        (or concurrently committing) delivery, does nothing and returns no row."""
         event_id = event["event_id"]
-        seen = self.session.execute(
-            select(inbox.c.event_id).where(inbox.c.consumer == consumer,
-                                           inbox.c.event_id == event_id)).first()
-        if seen:
+        recorded = self.session.execute(
+            insert_for(self.session, inbox)
+            .values(consumer=consumer, event_id=event_id, applied_at=self.clock.now())
+            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+            .returning(inbox.c.event_id)).first()
+        if recorded is None:
             log.info("skipping %s %s: already applied by %s", event.get("event_type"),
                      event_id, consumer)
             return True
-        try:
-            self.session.execute(inbox.insert().values(
-                consumer=consumer, event_id=event_id, applied_at=self.clock.now()))
-        except IntegrityError:
-            # A concurrent delivery of the same event committed first; this transaction is
-            # spoilt anyway and the unit of work rolls all of it back.
-            raise DuplicateDelivery(event_id) from None
         return False
+
+
+def insert_for(session: Session, table):
+    """The dialect's INSERT (PostgreSQL and SQLite both have ON CONFLICT … RETURNING)."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 class OutboxRelay:
@@ -188,15 +190,20 @@ class OutboxRelay:
                 .order_by(outbox.c.id)
                 .limit(self.batch_size)
                 .with_for_update(skip_locked=True)).all()
-            for row in rows:
-                self._publish_row(session, row)
+            sent = [row.id for row in rows if self._publish(session, row)]
+            if sent:
+                session.execute(update(outbox).where(outbox.c.id.in_(sent)).values(
+                    sent_at=self.clock.now(), attempts=outbox.c.attempts + 1))
         return len(rows)
 
-    def _publish_row(self, session: Session, row) -> None:
+    def _publish(self, session: Session, row) -> bool:
+        """Publish one row (the stored JSON as it is) and wait for the broker's confirm.
+        False when no queue is bound for it yet: the row stays, with a backoff."""
         headers = {"nameko." + CORRELATION_KEY: row.correlation_id} if row.correlation_id else {}
         try:
-            self.publisher.publish(json.loads(row.payload), exchange=self.exchange,
-                                   routing_key=row.event_type, extra_headers=headers)
+            self.publisher.publish(row.payload, exchange=self.exchange,
+                                   routing_key=row.event_type, extra_headers=headers,
+                                   content_type="application/json", content_encoding="utf-8")
         except UndeliverableMessage:
             delay = min(60, 2 ** min(row.attempts, 6))
             log.warning("%s has no subscriber yet; keeping it in the outbox (retry in %ss)",
@@ -204,21 +211,18 @@ class OutboxRelay:
             session.execute(update(outbox).where(outbox.c.id == row.id).values(
                 attempts=row.attempts + 1, last_error="unroutable: no queue bound",
                 next_attempt_at=self.clock.now() + timedelta(seconds=delay)))
-            return
-        session.execute(update(outbox).where(outbox.c.id == row.id).values(
-            sent_at=self.clock.now(), attempts=row.attempts + 1))
+            return False
+        return True
 
 
 @contextmanager
 def unit_of_work(session: Session, clock, correlation_id: str | None, on_commit=None):
-    """Commit on a clean exit, roll back on an exception; a duplicate delivery found half-way
-    rolls back quietly. `on_commit` runs after a commit that emitted events."""
+    """Commit on a clean exit, roll back on an exception. `on_commit` runs after a commit
+    that emitted events."""
     uow = UnitOfWork(session, clock, correlation_id)
     try:
         with session.begin():
             yield uow
-    except DuplicateDelivery:
-        return
     finally:
         session.close()
     if uow.emitted and on_commit is not None:

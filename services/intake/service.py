@@ -69,8 +69,9 @@ class IntakeService(HealthMixin):
                 id=complaint_id, number=number, status=domain.Status.RECEIVED, channel=channel,
                 complainant_id=complainant["id"], complainant_name=complainant["name"],
                 filing_key=filing_key, received_at=now, **filing)
-            _append(complaint, domain.received_line(number, channel, filing["category"]), now)
             uow.session.add(complaint)
+            _append(uow.session, complaint_id,
+                    domain.received_line(number, channel, filing["category"]), now)
             uow.session.flush()  # a duplicate key fails here, before anything is emitted
             uow.emit("complaint_received", complaint_id, number=number, channel=channel,
                      complainant={"id": complainant["id"], "name": complainant["name"]},
@@ -116,7 +117,7 @@ class IntakeService(HealthMixin):
             complaint.handler_name = event["handler"]["name"]
             complaint.assigned_at = event["occurred_at"]
             line = domain.assigned_line(event["unit"]["name"], event["handler"]["name"])
-            _append(complaint, line, event["occurred_at"], event["event_id"])
+            _append(uow.session, complaint.id, line, event["occurred_at"], event["event_id"])
 
     @event_handler("sla", "deadline_set")
     def on_deadline_set(self, payload):
@@ -127,7 +128,7 @@ class IntakeService(HealthMixin):
             complaint = _locked(uow.session, event["complaint_id"])
             complaint.due_at = event["due_at"]
             line = domain.deadline_line(event["grade"], event["due_at"], self.settings.timezone)
-            _append(complaint, line, event["occurred_at"], event["event_id"])
+            _append(uow.session, complaint.id, line, event["occurred_at"], event["event_id"])
 
 
 def _find_filing(session, complainant_id: str, filing_key: str) -> Complaint | None:
@@ -152,9 +153,10 @@ def _locked(session, complaint_id: str) -> Complaint:
     return complaint
 
 
-def _append(complaint: Complaint, line: domain.TimelineLine, at, event_id=None) -> None:
-    complaint.timeline.append(TimelineEntry(at=at, kind=line.kind, text=line.text,
-                                            actor=line.actor, event_id=event_id))
+def _append(session, complaint_id: str, line: domain.TimelineLine, at, event_id=None) -> None:
+    # Added on its own, not through `complaint.timeline`, which would load every line first.
+    session.add(TimelineEntry(complaint_id=complaint_id, at=at, kind=line.kind, text=line.text,
+                              actor=line.actor, event_id=event_id))
 
 
 def _next_in_day(session, day) -> int:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.timer import timer
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from services.common.bus import event_handler
 from services.common.contracts import load_event
@@ -66,7 +66,7 @@ class NotifyService(HealthMixin):
                 .order_by(Notification.created_at).limit(100)
                 .with_for_update(skip_locked=True)).scalars().all()
             for notification in stale:
-                self._deliver(notification, uow.clock)
+                _mark(uow.session, notification, self._send(notification), uow.clock.now())
 
     @rpc
     def list_notifications(self, complaint_id):
@@ -89,21 +89,31 @@ class NotifyService(HealthMixin):
             uow.session.add_all(recorded)
         if not recorded:
             return
-        # Sent after the commit: a crash before this line leaves them pending for the sweep.
+        # Sent after the commit: a crash before the marks are stored leaves them pending,
+        # and the sweep sends them again (at least once, never lost).
+        outcomes = [(notification, self._send(notification)) for notification in recorded]
         with self.db.unit_of_work() as uow:
-            for notification in recorded:
-                self._deliver(uow.session.merge(notification), uow.clock)
+            for notification, error in outcomes:
+                _mark(uow.session, notification, error, uow.clock.now())
 
-    def _deliver(self, notification, clock):
-        notification.attempts += 1
+    def _send(self, notification) -> str | None:
+        """Deliver one notification; the error, or None when it went out."""
         try:
             self.sender.send(notification)
         except Exception as exc:
-            notification.last_error = repr(exc)[:500]
-            if notification.attempts >= MAX_ATTEMPTS:
-                notification.status = "failed"
             log.warning("sending %s to %s failed: %r", notification.template,
                         notification.recipient_role, exc)
-            return
-        notification.status = "sent"
-        notification.sent_at = clock.now()
+            return repr(exc)[:500]
+        return None
+
+
+def _mark(session, notification, error: str | None, now) -> None:
+    """Store the outcome of one attempt with a single UPDATE (no reload of the row)."""
+    attempts = notification.attempts + 1
+    if error is None:
+        values = {"status": "sent", "sent_at": now}
+    else:
+        values = {"status": "failed" if attempts >= MAX_ATTEMPTS else "pending",
+                  "last_error": error}
+    session.execute(update(Notification).where(Notification.id == notification.id)
+                    .values(attempts=attempts, **values))

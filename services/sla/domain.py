@@ -99,6 +99,20 @@ class TimeLimits:
         raise ValueError(f"unknown grade {grade!r}")
 
 
+@dataclass(frozen=True)
+class DeadlinePolicy:
+    """The time limits and the calendar they are counted in, together."""
+    limits: TimeLimits
+    calendar: WorkingCalendar
+
+    def due(self, grade: str, starts_at: datetime) -> datetime:
+        return self.limits.due(grade, starts_at, self.calendar)
+
+    @classmethod
+    def from_settings(cls, settings) -> "DeadlinePolicy":
+        return cls(limits_from_settings(settings), calendar_from_settings(settings))
+
+
 def calendar_from_settings(settings) -> WorkingCalendar:
     return WorkingCalendar(tz=settings.timezone, start=parse_hhmm(settings.workday_start),
                            end=parse_hhmm(settings.workday_end),

@@ -1,6 +1,7 @@
 """SLA: deadlines and timers."""
 from __future__ import annotations
 
+from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from sqlalchemy import select
 
@@ -9,17 +10,28 @@ from services.common.contracts import load_event
 from services.common.db import Database
 from services.common.health import HealthMixin
 from services.common.logs import LogContext
-from services.common.settings import SettingsProvider
-from services.sla.domain import calendar_from_settings, limits_from_settings
+from services.common.settings import Settings
+from services.sla.domain import DeadlinePolicy
 from services.sla.models import Deadline
 from services.sla.schemas import DeadlineSchema
+
+
+class DeadlinePolicyProvider(DependencyProvider):
+    """Built once from the settings when the service starts."""
+
+    def setup(self):
+        self.policy = DeadlinePolicy.from_settings(
+            Settings.from_container_config(self.container.config))
+
+    def get_dependency(self, worker_ctx):
+        return self.policy
 
 
 class SlaService(HealthMixin):
     name = "sla"
 
     db = Database("sla")
-    settings = SettingsProvider()
+    policy = DeadlinePolicyProvider()
     log_context = LogContext()
 
     @event_handler("routing", "complaint_assigned")
@@ -27,8 +39,7 @@ class SlaService(HealthMixin):
         event = load_event("complaint_assigned", payload)
         # The clock runs from receipt, not from assignment: routing's delay is the school's.
         starts_at = event["received_at"]
-        due_at = limits_from_settings(self.settings).due(
-            event["grade"], starts_at, calendar_from_settings(self.settings))
+        due_at = self.policy.due(event["grade"], starts_at)
         with self.db.unit_of_work() as uow:
             if uow.already_applied(event, "sla.on_complaint_assigned"):
                 return

@@ -113,3 +113,35 @@ def test_an_event_that_breaks_its_contract_is_parked_at_once(container_factory,
                      "evt-sla-deadline_set--intake.on_deadline_set.parked")
     assert parked.headers[ATTEMPTS_HEADER] == 1
     assert "due_at" in parked.headers["x-jiesu-error"]
+
+
+def test_two_concurrent_deliveries_of_one_event_apply_it_once(databases):
+    """The second delivery's inbox insert waits for the first transaction, then finds the
+    key taken and applies nothing (PostgreSQL, READ COMMITTED)."""
+    import eventlet
+    from sqlalchemy import text
+
+    from services.common.db import unit_of_work
+
+    engine = make_engine(databases["intake"])
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    now = SystemClock().now()
+    event = build_event("deadline_set", "case-1", now, grade="general", starts_at=now,
+                        due_at=now)
+    applied = []
+
+    def deliver(hold_seconds):
+        with unit_of_work(sessions(), SystemClock(), None) as uow:
+            if uow.already_applied(event, "intake.test"):
+                return
+            uow.session.execute(text("SELECT 1"))
+            eventlet.sleep(hold_seconds)  # still inside the transaction
+            applied.append(hold_seconds)
+
+    first = eventlet.spawn(deliver, 0.5)
+    eventlet.sleep(0.1)
+    second = eventlet.spawn(deliver, 0)
+    first.wait()
+    second.wait()
+    assert applied == [0.5]
+    engine.dispose()

@@ -5,7 +5,6 @@ import sqlalchemy as sa
 
 from services.common.clock import ManualClock
 from services.common.contracts import build_event
-from services.common.db import DuplicateDelivery
 from services.common.testing import InMemoryDatabase
 
 metadata = sa.MetaData()
@@ -135,16 +134,6 @@ def test_a_redelivered_event_has_no_second_effect(db):
 
     assert value(db) == 1
     assert len(db.outbox) == 1
-
-
-def test_a_duplicate_found_half_way_rolls_back_quietly(db):
-    # A concurrent worker applied the event first: this one must leave no trace, not fail.
-    with db.unit_of_work() as uow:
-        bump_and_emit(uow)
-        raise DuplicateDelivery("e-1")
-
-    assert value(db) == 0
-    assert db.outbox == []
 
 
 def test_emit_refuses_an_event_that_breaks_its_contract(db):

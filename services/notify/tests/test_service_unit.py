@@ -4,7 +4,6 @@ import pytest
 from nameko.testing.services import worker_factory
 from sqlalchemy import select
 
-from services.common import db as common_db
 from services.common.clock import ManualClock
 from services.common.contracts import build_event
 from services.common.settings import Settings
@@ -153,20 +152,6 @@ def test_a_redelivered_event_is_notified_once(service, db, sender):
 
     assert len(notifications(db)) == 1
     assert len(sender.sent) == 1
-
-
-def test_losing_the_race_to_a_concurrent_delivery_ends_quietly(service, db, sender,
-                                                                monkeypatch):
-    # What already_applied does when a concurrent worker inserts the same inbox row first.
-    def concurrent_worker_won(self, event, consumer):
-        raise common_db.DuplicateDelivery(event["event_id"])
-
-    monkeypatch.setattr(common_db.UnitOfWork, "already_applied", concurrent_worker_won)
-
-    service.on_complaint_received(received())
-
-    assert notifications(db) == []
-    assert sender.sent == []
 
 
 def test_list_notifications_shows_a_cases_messages(service):

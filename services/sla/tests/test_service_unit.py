@@ -10,6 +10,7 @@ from services.common.contracts import build_event, load_event
 from services.common.settings import Settings
 from services.common.testing import InMemoryDatabase
 from services.sla.models import Deadline, metadata
+from services.sla.domain import DeadlinePolicy
 from services.sla.service import SlaService
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -25,7 +26,7 @@ def db():
 
 @pytest.fixture
 def service(db):
-    return worker_factory(SlaService, db=db, settings=Settings())
+    return worker_factory(SlaService, db=db, policy=DeadlinePolicy.from_settings(Settings()))
 
 
 def assigned(grade="general", complaint_id=COMPLAINT_ID):
@@ -66,7 +67,8 @@ def test_the_deadline_is_announced(service, db):
 
 
 def test_the_working_calendar_comes_from_the_settings(db):
-    service = worker_factory(SlaService, db=db, settings=Settings(same_day_cutoff="15:00"))
+    service = worker_factory(SlaService, db=db, policy=DeadlinePolicy.from_settings(
+        Settings(same_day_cutoff="15:00")))
 
     service.on_complaint_assigned(assigned("general"))
 
