@@ -1,0 +1,112 @@
+"""Each service in its own container on the real broker and database: an event in, the
+effect in its database and the next event out."""
+from __future__ import annotations
+
+import json
+
+from kombu import Connection, Exchange, Queue
+from nameko.standalone.events import event_dispatcher
+from nameko.testing.services import entrypoint_hook, entrypoint_waiter
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from services.common.clock import SystemClock
+from services.common.contracts import build_event, load_event
+from services.common.db import make_engine
+from services.notify.models import Notification
+from services.notify.service import NotifyService
+from services.routing.models import Assignment
+from services.routing.service import RoutingService
+from services.sla.models import Deadline
+from services.sla.service import SlaService
+from tests.conftest import wait_until
+
+NOW = SystemClock().now()
+
+
+def _received(complaint_id="case-1", category="security"):
+    return build_event("complaint_received", complaint_id, NOW, number="JS-20261124-0001",
+                       channel="hotline", category=category, content="校门口路灯不亮",
+                       complainant={"id": "s1", "name": "学生甲"}, contact_phone="13912345678")
+
+
+def _assigned(complaint_id="case-1", grade="general"):
+    return build_event("complaint_assigned", complaint_id, NOW, number="JS-20261124-0001",
+                       category="logistics", grade=grade, unit={"id": "logistics",
+                                                               "name": "后勤管理处"},
+                       handler={"id": "u-hqc-1", "name": "冯涛"}, received_at=NOW)
+
+
+def _listen(amqp_uri, source, event_type):
+    queue = Queue(f"probe-{event_type}", Exchange(f"{source}.events", type="topic",
+                                                  durable=True),
+                  routing_key=event_type, durable=True)
+    with Connection(amqp_uri) as conn:
+        queue(conn.default_channel).declare()
+    return queue
+
+
+def _next_message(amqp_uri, queue):
+    with Connection(amqp_uri) as conn:
+        bound = queue(conn.default_channel)
+        message = wait_until(lambda: bound.get(no_ack=True), message=f"a message on {queue}")
+        return json.loads(message.body)
+
+
+def _rows(url, model):
+    engine = make_engine(url)
+    try:
+        with sessionmaker(engine)() as session:
+            return session.execute(select(model)).scalars().all()
+    finally:
+        engine.dispose()
+
+
+def test_routing_assigns_a_received_case_to_a_named_handler(container_factory, service_config,
+                                                           databases):
+    out = _listen(service_config["AMQP_URI"], "routing", "complaint_assigned")
+    container = container_factory(RoutingService, service_config)
+    container.start()
+    with entrypoint_waiter(container, "on_complaint_received"):
+        event_dispatcher(service_config)("intake", "complaint_received", _received())
+
+    [assignment] = _rows(databases["routing"], Assignment)
+    assert (assignment.unit_id, assignment.grade) == ("security", "simple")
+    assigned = load_event("complaint_assigned", _next_message(service_config["AMQP_URI"], out))
+    assert assigned["unit"] == {"id": "security", "name": "保卫处"}
+    assert assigned["handler"]["id"] == assignment.handler_id
+    assert assigned["correlation_id"]  # carried along for the logs
+
+
+def test_sla_sets_the_deadline_of_an_assigned_case(container_factory, service_config,
+                                                   databases):
+    out = _listen(service_config["AMQP_URI"], "sla", "deadline_set")
+    container = container_factory(SlaService, service_config)
+    container.start()
+    with entrypoint_waiter(container, "on_complaint_assigned"):
+        event_dispatcher(service_config)("routing", "complaint_assigned", _assigned())
+
+    [deadline] = _rows(databases["sla"], Deadline)
+    deadline_set = load_event("deadline_set", _next_message(service_config["AMQP_URI"], out))
+    assert deadline_set["due_at"] == deadline.due_at
+    assert deadline.due_at > NOW
+    with entrypoint_hook(container, "get_deadlines") as get_deadlines:
+        assert get_deadlines("case-1")[0]["grade"] == "general"
+
+
+def test_notify_acknowledges_the_complainant_and_tells_the_handler(container_factory,
+                                                                   service_config, databases):
+    container = container_factory(NotifyService, service_config)
+    container.start()
+    dispatch = event_dispatcher(service_config)
+    with entrypoint_waiter(container, "on_complaint_received"):
+        dispatch("intake", "complaint_received", _received())
+    with entrypoint_waiter(container, "on_complaint_assigned"):
+        dispatch("routing", "complaint_assigned", _assigned())
+
+    sent = {n.recipient_role: n for n in _rows(databases["notify"], Notification)}
+    assert set(sent) == {"complainant", "handler"}
+    assert sent["complainant"].channel == "sms"  # a hotline caller hears back by SMS
+    assert all(n.status == "sent" for n in sent.values())
+    with entrypoint_hook(container, "list_notifications") as list_notifications:
+        assert len(list_notifications("case-1")) == 2
