@@ -55,9 +55,12 @@ class System:
                 self.log_dir.mkdir(parents=True, exist_ok=True)
                 out = open(self.log_dir / f"{key}.log", "ab")
                 self._logs[key] = out
+            # A session of its own: Ctrl-C in the terminal reaches only the supervisor, which
+            # then stops each child once, in order, with SIGTERM.
             self.processes[key] = subprocess.Popen(
                 [self.python, "-m", "services.common.runner", *grp], cwd=REPO_ROOT,
-                env=self.env, stdout=out, stderr=subprocess.STDOUT if out else None)
+                env=self.env, stdout=out, stderr=subprocess.STDOUT if out else None,
+                start_new_session=True)
 
     def kill(self, service: str, sig=signal.SIGKILL) -> None:
         key = self._key_of(service)
@@ -143,7 +146,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     names = ", ".join(System.key(g) for g in system.layout)
-    print(f"jiesu: starting {names} (databases: {system.settings.database_url})", flush=True)
+    databases = system.settings.database_url_for("{service}")
+    print(f"jiesu: starting {names} (databases: {databases})", flush=True)
     system.start()
     try:
         system.wait_ready(timeout=90)
