@@ -11,14 +11,28 @@ class Unauthorized(Exception):
     pass
 
 
+STAFF_ROLES = ("handler", "head", "office", "leader")
+
+
 @dataclass(frozen=True)
 class Principal:
     id: str
     name: str | None
     roles: tuple[str, ...]
+    unit: str | None = None      # staff: the unit they work in
+    college: str | None = None   # students: their 二级学院
 
     def as_rpc(self) -> dict:
-        return {"id": self.id, "name": self.name, "roles": list(self.roles)}
+        return {"id": self.id, "name": self.name, "roles": list(self.roles), "unit": self.unit,
+                "college": self.college}
+
+    def as_complainant(self) -> dict:
+        """The same person acting as a complainant (their own cases only)."""
+        return dict(self.as_rpc(), roles=["complainant"])
+
+    @property
+    def is_staff(self) -> bool:
+        return any(role in STAFF_ROLES for role in self.roles)
 
 
 def principal_from(authorization: str | None, secret: str, leeway: int = 30) -> Principal:
@@ -37,14 +51,15 @@ def principal_from(authorization: str | None, secret: str, leeway: int = 30) -> 
     roles = claims.get("roles") or []
     if isinstance(roles, str):
         roles = [roles]
-    return Principal(str(claims["sub"]), claims.get("name"), tuple(roles))
+    return Principal(str(claims["sub"]), claims.get("name"), tuple(roles), claims.get("unit"),
+                     claims.get("college"))
 
 
 def issue_token(secret: str, sub: str, name: str | None = None, roles=("complainant",),
-                expires_in: int = 3600, now: int | None = None) -> str:
+                expires_in: int = 3600, now: int | None = None, **claims) -> str:
     """For tests, the bench and local demos; production tokens come from the campus IdP."""
     import time
 
     issued = int(now if now is not None else time.time())
     return jwt.encode({"sub": sub, "name": name, "roles": list(roles), "iat": issued,
-                       "exp": issued + expires_in}, secret, algorithm="HS256")
+                       "exp": issued + expires_in, **claims}, secret, algorithm="HS256")

@@ -5,17 +5,22 @@ from __future__ import annotations
 from nameko.web.handlers import http
 
 from gateway.auth import principal_from
-from gateway.http import api, filing_key, json_response, read_json
+from gateway.openapi import openapi_document
+from gateway.http import HttpError, api, filing_key, json_response, read_json
 from services.common.bus import rpc_proxy
 from services.common.contracts import CATEGORIES, GRADES
 from services.common.logs import LogContext
 from services.common.settings import SettingsProvider
+
+STAFF_ACTIONS = ("sign_for", "start", "return_case", "reply", "screen_out", "dispatch",
+                 "instruct", "link", "merge")
 
 
 class GatewayService:
     name = "gateway"
 
     intake = rpc_proxy("intake")
+    rating = rpc_proxy("rating")
     settings = SettingsProvider()
     log_context = LogContext()
 
@@ -23,20 +28,42 @@ class GatewayService:
         return principal_from(request.headers.get("Authorization"), self.settings.jwt_secret,
                               self.settings.jwt_leeway_seconds)
 
+    def _staff(self, request):
+        principal = self._principal(request)
+        if not principal.is_staff:
+            # Not 403: a complainant does not learn that the staff API exists.
+            raise HttpError(404, "not_found", "未找到 (not found)")
+        return principal
+
+    # ------------------------------------------------------------ complainants (app)
     @http("POST", "/api/v1/complaints")
     @api
     def file_complaint(self, request):
         principal = self._principal(request)
-        filed = self.intake.file_complaint(read_json(request), principal.as_rpc(), "app",
-                                           filing_key(request))
+        filed = self.intake.file_complaint(read_json(request), principal.as_complainant(),
+                                           "app", filing_key(request))
         return json_response(filed, 201,
                              headers={"Location": f"/api/v1/complaints/{filed['id']}"})
+
+    @http("GET", "/api/v1/complaints")
+    @api
+    def list_my_complaints(self, request):
+        principal = self._principal(request)
+        return json_response(self.intake.list_cases(principal.as_complainant(),
+                                                    {"view": "all", "sort": "received"}))
 
     @http("GET", "/api/v1/complaints/<string:complaint_id>")
     @api
     def get_complaint(self, request, complaint_id):
         principal = self._principal(request)
         return json_response(self.intake.get_complaint(complaint_id, principal.as_rpc()))
+
+    @http("POST", "/api/v1/complaints/<string:complaint_id>/rating")
+    @api
+    def rate(self, request, complaint_id):
+        principal = self._principal(request)
+        rated = self.rating.rate(complaint_id, principal.as_rpc(), read_json(request))
+        return json_response(rated, 201)
 
     @http("GET", "/api/v1/categories")
     @api
@@ -47,6 +74,62 @@ class GatewayService:
     @api
     def list_grades(self, request):
         return json_response([{"code": code, "label": label} for code, label in GRADES.items()])
+
+    # ------------------------------------------------------------------ staff API
+    @http("GET", "/api/v1/staff/cases")
+    @api
+    def staff_list(self, request):
+        principal = self._staff(request)
+        query = {key: value for key, value in request.args.items()}
+        return json_response(self.intake.list_cases(principal.as_rpc(), query))
+
+    @http("GET", "/api/v1/staff/cases/<string:complaint_id>")
+    @api
+    def staff_case(self, request, complaint_id):
+        principal = self._staff(request)
+        return json_response(self.intake.get_complaint(complaint_id, principal.as_rpc()))
+
+    @http("POST", "/api/v1/staff/cases/<string:complaint_id>/communications")
+    @api
+    def staff_communication(self, request, complaint_id):
+        principal = self._staff(request)
+        return json_response(self.intake.act(complaint_id, "communicate", principal.as_rpc(),
+                                             read_json(request)), 201)
+
+    @http("POST", "/api/v1/staff/cases/<string:complaint_id>/<string:action>")
+    @api
+    def staff_action(self, request, complaint_id, action):
+        principal = self._staff(request)
+        if action not in STAFF_ACTIONS:
+            raise HttpError(404, "not_found", f"没有操作 {action} (no such action)")
+        body = read_json(request) if request.content_length else {}
+        return json_response(self.intake.act(complaint_id, action, principal.as_rpc(), body))
+
+    @http("GET", "/api/v1/staff/cases/<string:complaint_id>/audit")
+    @api
+    def staff_audit(self, request, complaint_id):
+        principal = self._staff(request)
+        return json_response(self.intake.audit_log(complaint_id, principal.as_rpc()))
+
+    @http("GET", "/api/v1/staff/units/<string:unit_id>/figures")
+    @api
+    def unit_figures(self, request, unit_id):
+        principal = self._staff(request)
+        return json_response(self.intake.unit_figures(unit_id, principal.as_rpc()))
+
+    @http("POST", "/api/v1/staff/reports")
+    @api
+    def proactive_report(self, request):
+        """R10: unit staff (party branches, counsellors, class officers) file what they found."""
+        principal = self._staff(request)
+        filed = self.intake.file_complaint(read_json(request), principal.as_rpc(), "staff",
+                                           filing_key(request))
+        return json_response(filed, 201)
+
+    @http("GET", "/api/v1/openapi.json")
+    @api
+    def openapi(self, request):
+        return json_response(openapi_document())
 
     @http("GET", "/healthz")
     def healthz(self, request):

@@ -19,7 +19,17 @@ def test_a_valid_token_gives_the_principal():
 
     assert principal == Principal("s2023001", "张三", ("complainant", "student"))
     assert principal.as_rpc() == {"id": "s2023001", "name": "张三",
-                                  "roles": ["complainant", "student"]}
+                                  "roles": ["complainant", "student"], "unit": None,
+                                  "college": None}
+
+
+def test_staff_claims_carry_the_unit():
+    token = issue_token(SECRET, "u-hqc-1", "冯涛", roles=("handler",), unit="logistics")
+
+    principal = principal_from(bearer(token), SECRET)
+
+    assert principal.unit == "logistics" and principal.is_staff
+    assert principal.as_complainant()["roles"] == ["complainant"]
 
 
 def test_a_single_role_may_arrive_as_a_string():

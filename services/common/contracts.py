@@ -35,7 +35,7 @@ GRADES = {
     "complex": "3日办结",
 }
 
-CHANNELS = ("app", "wechat", "hotline", "open311")
+CHANNELS = ("app", "wechat", "hotline", "open311", "staff")  # staff: R10, found by a unit
 
 
 class ContractSchema(Schema):
@@ -68,6 +68,18 @@ class ComplaintReceivedV1(Envelope):
     complainant = fields.Nested(Person, required=True)
     # Carried so notify can reach the complainant; never logged (X5).
     contact_phone = fields.String(allow_none=True, load_default=None)
+    # Added within v1 (optional, so v1 readers and writers stay compatible):
+    college = fields.String(allow_none=True, load_default=None)   # the complainant's 二级学院
+    proactive = fields.Boolean(load_default=False)                # R10: filed by unit staff
+    reporter_unit = fields.String(allow_none=True, load_default=None)
+    screened = fields.Nested("Screening", allow_none=True, load_default=None)  # R4
+
+
+class Screening(ContractSchema):
+    rule = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["legal_channel", "unlawful"]))
+    channel = fields.String(allow_none=True, load_default=None)
+    reply = fields.String(required=True)
 
 
 class ComplaintAssignedV1(Envelope):
@@ -77,6 +89,10 @@ class ComplaintAssignedV1(Envelope):
     unit = fields.Nested(Person, required=True)
     handler = fields.Nested(Person, required=True)
     received_at = fields.AwareDateTime(required=True)
+    # Added within v1 (optional): R8 首接首办 and the round of handling.
+    disputed = fields.Boolean(load_default=False)
+    assisting_units = fields.List(fields.Nested(Person), load_default=list)
+    round = fields.Integer(load_default=0)
 
 
 class DeadlineSetV1(Envelope):
@@ -91,12 +107,63 @@ class NotificationSentV1(Envelope):
     template = fields.String(required=True)
 
 
+class ComplaintTransitionedV1(Envelope):
+    """Every step of the lifecycle (services/intake/lifecycle.py) after assignment."""
+    number = fields.String(required=True)
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    action = fields.String(required=True)
+    from_status = fields.String(required=True)
+    to_status = fields.String(required=True)
+    round = fields.Integer(required=True)
+    actor = fields.Nested(Person, required=True)
+    actor_role = fields.String(required=True)
+    unit = fields.Nested(Person, allow_none=True, load_default=None)
+    # Everyone who filed it (the case and the duplicates merged into it): they hear of it.
+    complainants = fields.List(fields.Nested(Person), load_default=list)
+    channel = fields.String(allow_none=True, load_default=None)
+    note = fields.String(allow_none=True, load_default=None)
+    outcome = fields.String(allow_none=True, load_default=None)
+
+
+class DispatchRequestedV1(Envelope):
+    """The office (or a leader's 批示) sends a case (back) to a unit; routing names the
+    handler and answers with complaint_assigned."""
+    number = fields.String(required=True)
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    unit_id = fields.String(allow_none=True, load_default=None)
+    round = fields.Integer(required=True)
+    received_at = fields.AwareDateTime(required=True)
+    lead_unit_id = fields.String(allow_none=True, load_default=None)
+
+
+class ComplaintRatedV1(Envelope):
+    """The complainant's rating and what follows from it (R9): close, order_redo, supervise."""
+    level = fields.String(required=True,
+                          validate=validate.OneOf(["satisfied", "basically", "dissatisfied"]))
+    round = fields.Integer(required=True)
+    decision = fields.String(required=True,
+                             validate=validate.OneOf(["close", "order_redo", "supervise"]))
+    rater = fields.Nested(Person, required=True)
+    comment = fields.String(allow_none=True, load_default=None)
+
+
+class SupervisorAssignedV1(Envelope):
+    """Routing names the supervising leader (分管校领导) of a supervised case's category."""
+    number = fields.String(required=True)
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    leader = fields.Nested(Person, required=True)
+
+
 # (event_type, version) -> schema. The one registry of the bus.
 EVENTS: dict[tuple[str, int], type[Envelope]] = {
     ("complaint_received", 1): ComplaintReceivedV1,
     ("complaint_assigned", 1): ComplaintAssignedV1,
     ("deadline_set", 1): DeadlineSetV1,
     ("notification_sent", 1): NotificationSentV1,
+    ("complaint_transitioned", 1): ComplaintTransitionedV1,
+    ("dispatch_requested", 1): DispatchRequestedV1,
+    ("complaint_rated", 1): ComplaintRatedV1,
+    ("supervisor_assigned", 1): SupervisorAssignedV1,
 }
 
 # Which service publishes which event type (the nameko exchange is `<source>.events`).
@@ -105,6 +172,10 @@ SOURCES = {
     "complaint_assigned": "routing",
     "deadline_set": "sla",
     "notification_sent": "notify",
+    "complaint_transitioned": "intake",
+    "dispatch_requested": "intake",
+    "complaint_rated": "rating",
+    "supervisor_assigned": "routing",
 }
 
 

@@ -40,6 +40,7 @@ class Settings:
     jwt_leeway_seconds: int = 30
     timezone: str = "Asia/Shanghai"
     org_directory: str = "config/org.yaml"
+    screening_rules: str = "config/screening.yaml"
     rpc_timeout_seconds: float = 10.0
     max_workers: int = 10
     db_pool_size: int = 10

@@ -43,6 +43,25 @@ class Complaint(Base):
     handler_name: Mapped[str | None] = mapped_column(sa.String(100))
     assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The lifecycle (lifecycle.py) and what its rules need.
+    round: Mapped[int] = mapped_column(sa.Integer, default=0)
+    first_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    lead_unit_id: Mapped[str | None] = mapped_column(sa.String(64))
+    disputed: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    assisting_units: Mapped[str | None] = mapped_column(sa.Text)  # JSON list of {id, name}
+    complainant_college: Mapped[str | None] = mapped_column(sa.String(64))
+    proactive: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # R10: found by staff
+    reporter_unit_id: Mapped[str | None] = mapped_column(sa.String(64))
+    screened_rule: Mapped[str | None] = mapped_column(sa.String(64))
+    screened_kind: Mapped[str | None] = mapped_column(sa.String(32))
+    reply_outcome: Mapped[str | None] = mapped_column(sa.String(32))
+    reply_text: Mapped[str | None] = mapped_column(sa.Text)
+    instructed: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    instruction: Mapped[str | None] = mapped_column(sa.Text)
+    supervisor_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    supervisor_name: Mapped[str | None] = mapped_column(sa.String(100))
+    merged_into: Mapped[str | None] = mapped_column(sa.String(36))
+    last_rating: Mapped[str | None] = mapped_column(sa.String(16))
 
     timeline: Mapped[list["TimelineEntry"]] = relationship(
         back_populates="complaint", order_by="TimelineEntry.at, TimelineEntry.id",
@@ -63,6 +82,60 @@ class TimelineEntry(Base):
     event_id: Mapped[str | None] = mapped_column(sa.String(36))
 
     complaint: Mapped[Complaint] = relationship(back_populates="timeline")
+
+
+class CommunicationRecord(Base):
+    """R6: a phone call (电话沟通) or a meeting (见面沟通) with the complainant."""
+    __tablename__ = "communications"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    complaint_id: Mapped[str] = mapped_column(sa.ForeignKey("complaints.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    with_whom: Mapped[str] = mapped_column(sa.String(100))
+    summary: Mapped[str] = mapped_column(sa.Text)
+    round: Mapped[int] = mapped_column(sa.Integer)
+    recorded_by: Mapped[str] = mapped_column(sa.String(64))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AuditEntry(Base):
+    """X6: every action on a case, who did it and what changed. Rows are only ever added."""
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    complaint_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor_id: Mapped[str] = mapped_column(sa.String(64))
+    actor_role: Mapped[str] = mapped_column(sa.String(16))
+    action: Mapped[str] = mapped_column(sa.String(32))
+    changes: Mapped[str] = mapped_column(sa.Text)  # JSON {field: [before, after]}
+
+
+class CaseLink(Base):
+    """X3: the office links similar cases (举一反三) or merges a duplicate into another."""
+    __tablename__ = "case_links"
+
+    complaint_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    other_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))  # similar | duplicate
+    linked_by: Mapped[str] = mapped_column(sa.String(64))
+    linked_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Attachment(Base):
+    """X4: a photo or voice message, stored by its SHA-256 (content-addressed)."""
+    __tablename__ = "attachments"
+
+    complaint_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    sha256: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    media_type: Mapped[str] = mapped_column(sa.String(64))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    size: Mapped[int] = mapped_column(sa.Integer)
+    added_by: Mapped[str] = mapped_column(sa.String(64))
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class DailyCounter(Base):

@@ -2,10 +2,13 @@
 case as it is shown back."""
 from __future__ import annotations
 
+import json
+
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from services.common.contracts import CATEGORIES, CHANNELS, GRADES
 from services.common.logs import mask_phone
+from services.intake.lifecycle import COMMUNICATION_KINDS, OUTCOMES, Status
 
 PHONE = validate.Regexp(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$",
                         error="不是有效的手机号或座机号 (not a valid phone number)")
@@ -30,13 +33,15 @@ class FileComplaintSchema(Schema):
 
 
 class ComplainantSchema(Schema):
-    """Who files: taken from the verified token, never from the body."""
+    """Who files or looks: taken from the verified token, never from the body."""
     class Meta:
         unknown = EXCLUDE
 
     id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     name = fields.String(load_default=None, allow_none=True)
     roles = fields.List(fields.String(), load_default=list)
+    unit = fields.String(load_default=None, allow_none=True)      # staff: their unit
+    college = fields.String(load_default=None, allow_none=True)   # students: their 二级学院
 
 
 class FiledSchema(Schema):
@@ -55,6 +60,99 @@ class TimelineEntrySchema(Schema):
 class UnitRefSchema(Schema):
     id = fields.String()
     name = fields.String()
+
+
+class CaseSummarySchema(Schema):
+    """A line of a staff list or a complainant's list (phone masked, X5)."""
+    id = fields.String()
+    number = fields.String()
+    status = fields.String()
+    status_label = fields.Function(lambda c: Status.LABELS.get(c.status))
+    channel = fields.String()
+    category = fields.String()
+    title = fields.String(allow_none=True)
+    content = fields.String()
+    complainant_id = fields.String(allow_none=True)
+    complainant_name = fields.String(allow_none=True)
+    contact_phone = fields.Function(
+        lambda c: mask_phone(c.contact_phone) if c.contact_phone else None)
+    anonymous = fields.Boolean()
+    proactive = fields.Boolean()
+    disputed = fields.Boolean()
+    round = fields.Integer()
+    unit_id = fields.String(allow_none=True)
+    unit_name = fields.String(allow_none=True)
+    handler_name = fields.String(allow_none=True)
+    received_at = fields.AwareDateTime()
+    deadline = fields.AwareDateTime(attribute="due_at", allow_none=True)
+
+
+class CaseListQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    view = fields.String(load_default="inbox", validate=validate.OneOf(
+        ["inbox", "all", "screened_out", "returned", "disputed", "redo", "supervised",
+         "proactive"]))
+    state = fields.String(load_default=None, validate=validate.OneOf(list(Status.LABELS)))
+    category = fields.String(load_default=None, validate=validate.OneOf(list(CATEGORIES)))
+    due_before = fields.AwareDateTime(load_default=None)
+    sort = fields.String(load_default="due", validate=validate.OneOf(["due", "received"]))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class _ActionSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class NoParamsSchema(_ActionSchema):
+    pass
+
+
+class ReturnCaseSchema(_ActionSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
+
+
+class ReplySchema(_ActionSchema):
+    outcome = fields.String(required=True, validate=validate.OneOf(list(OUTCOMES)))
+    text = fields.String(required=True, validate=validate.Length(min=2, max=5000))
+
+
+class CommunicationSchema(_ActionSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(list(COMMUNICATION_KINDS)))
+    at = fields.AwareDateTime(required=True)
+    with_whom = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    summary = fields.String(required=True, validate=validate.Length(min=2, max=2000))
+
+
+class ScreenOutSchema(_ActionSchema):
+    rule = fields.String(required=True)
+
+
+class DispatchSchema(_ActionSchema):
+    unit_id = fields.String(load_default=None, allow_none=True)
+
+
+class InstructSchema(_ActionSchema):
+    text = fields.String(required=True, validate=validate.Length(min=2, max=2000))
+
+
+class LinkSchema(_ActionSchema):
+    other_id = fields.String(required=True)
+
+
+class MergeSchema(_ActionSchema):
+    into = fields.String(required=True)
+
+
+ACTION_SCHEMAS = {
+    "sign_for": NoParamsSchema, "start": NoParamsSchema, "return_case": ReturnCaseSchema,
+    "reply": ReplySchema, "communicate": CommunicationSchema, "screen_out": ScreenOutSchema,
+    "dispatch": DispatchSchema, "instruct": InstructSchema, "link": LinkSchema,
+    "merge": MergeSchema,
+}
 
 
 class ComplaintSchema(Schema):
@@ -76,6 +174,21 @@ class ComplaintSchema(Schema):
     assigned_unit = fields.Method("_unit", allow_none=True)
     handler = fields.Method("_handler", allow_none=True)
     deadline = fields.AwareDateTime(attribute="due_at", allow_none=True)
+    status_label = fields.Function(lambda c: Status.LABELS.get(c.status))
+    complainant_name = fields.String(allow_none=True)
+    round = fields.Integer()
+    proactive = fields.Boolean()
+    disputed = fields.Boolean()
+    lead_unit_id = fields.String(allow_none=True)
+    assisting_units = fields.Function(lambda c: json.loads(c.assisting_units or "[]"))
+    screened_kind = fields.String(allow_none=True)
+    reply_outcome = fields.String(allow_none=True)
+    reply_text = fields.String(allow_none=True)
+    instruction = fields.String(allow_none=True)
+    supervisor = fields.Function(lambda c: {"id": c.supervisor_id, "name": c.supervisor_name}
+                                 if c.supervisor_id else None)
+    merged_into = fields.String(allow_none=True)
+    last_rating = fields.String(allow_none=True)
     timeline = fields.List(fields.Nested(TimelineEntrySchema))
 
     def _unit(self, complaint):

@@ -1,27 +1,49 @@
-"""Intake: the case (诉求件) from filing onwards."""
+"""Intake: the case (诉求件) from filing to closing.
+
+Entrypoints only: load the input, ask the pure rules (lifecycle.py, access.py, domain.py),
+write through the unit of work with the outgoing events, dump the answer.
+"""
 from __future__ import annotations
 
+import json
 import uuid
 
 from marshmallow import ValidationError
+from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import selectinload
 
 from services.common.bus import event_handler
 from services.common.clock import ClockProvider
 from services.common.contracts import load_event
-from services.common.db import Database
-from services.common.health import HealthMixin
+from services.common.db import Database, insert_for
 from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common.health import HealthMixin
 from services.common.logs import LogContext, bind_complaint
-from services.common.settings import SettingsProvider
+from services.common.settings import Settings, SettingsProvider
 from services.intake import domain
-from services.intake.models import Complaint, DailyCounter, TimelineEntry
-from services.intake.schemas import ComplainantSchema, ComplaintSchema, FileComplaintSchema, \
-    FiledSchema
+from services.intake.access import CaseFacts, Viewer, may_act, may_read, sees_identity
+from services.intake.lifecycle import Case, Communication, Refused, Status
+from services.intake.models import (AuditEntry, CaseLink, CommunicationRecord, Complaint,
+                                    DailyCounter, TimelineEntry)
+from services.intake.schemas import (ACTION_SCHEMAS, CaseListQuerySchema, CaseSummarySchema,
+                                     ComplainantSchema, ComplaintSchema, FileComplaintSchema,
+                                     FiledSchema)
+from services.intake.screening import ScreeningRules
+
+EXPECTED = (InvalidInput, NotFound, Conflict)
+
+
+class ScreeningProvider(DependencyProvider):
+    """The R4 rules (config/screening.yaml), loaded once; a bad file stops the service."""
+
+    def setup(self):
+        settings = Settings.from_container_config(self.container.config)
+        self.rules = ScreeningRules.load(settings.resolve_path(settings.screening_rules))
+
+    def get_dependency(self, worker_ctx):
+        return self.rules
 
 
 class IntakeService(HealthMixin):
@@ -31,9 +53,10 @@ class IntakeService(HealthMixin):
     clock = ClockProvider()
     log_context = LogContext()
     settings = SettingsProvider()
+    screening = ScreeningProvider()
 
-    # ------------------------------------------------------------------ RPC
-    @rpc(expected_exceptions=(InvalidInput, Conflict))
+    # ------------------------------------------------------------------ filing
+    @rpc(expected_exceptions=EXPECTED)
     def file_complaint(self, filing, complainant, channel="app", filing_key=None):
         """File a complaint. `filing_key` makes filing idempotent: RPC is at-least-once (a
         request whose worker died before acking is delivered again) and clients retry, so
@@ -45,6 +68,9 @@ class IntakeService(HealthMixin):
             raise InvalidInput(exc.messages)
         if channel not in domain.CHANNEL_LABELS:
             raise InvalidInput({"channel": [f"unknown channel {channel!r}"]})
+        if channel == "staff" and not (complainant["unit"] and Viewer.from_dict(
+                complainant).has("handler", "head", "office")):
+            raise NotFound("only unit staff file proactive reports")
         filing_key = filing_key or str(uuid.uuid4())
         try:
             complaint = self._file(filing, complainant, channel, filing_key)
@@ -57,6 +83,7 @@ class IntakeService(HealthMixin):
     def _file(self, filing, complainant, channel, filing_key):
         settings = self.settings
         now = self.clock.now()
+        verdict = self.screening.screen(filing.get("title"), filing["content"])
         with self.db.unit_of_work() as uow:
             if _find_filing(uow.session, complainant["id"], filing_key) is not None:
                 return None
@@ -65,17 +92,32 @@ class IntakeService(HealthMixin):
             day = domain.local_day(now, settings.timezone)
             number = domain.complaint_number(settings.complaint_number_prefix, day,
                                              _next_in_day(uow.session, day))
+            proactive = channel == "staff"
             complaint = Complaint(
-                id=complaint_id, number=number, status=domain.Status.RECEIVED, channel=channel,
+                id=complaint_id, number=number, status=Status.RECEIVED, channel=channel,
                 complainant_id=complainant["id"], complainant_name=complainant["name"],
-                filing_key=filing_key, received_at=now, **filing)
+                complainant_college=complainant["college"], filing_key=filing_key,
+                received_at=now, proactive=proactive,
+                reporter_unit_id=complainant["unit"] if proactive else None, round=0,
+                disputed=False, instructed=False, **filing)
             uow.session.add(complaint)
             _append(uow.session, complaint_id,
                     domain.received_line(number, channel, filing["category"]), now)
+            screened = None
+            if verdict is not None:
+                # R4: recorded, counted and answered with its template; never routed.
+                complaint.status = Status.SCREENED_OUT
+                complaint.screened_rule, complaint.screened_kind = verdict.rule_id, verdict.kind
+                screened = {"rule": verdict.rule_id, "kind": verdict.kind,
+                            "channel": verdict.channel, "reply": verdict.reply}
+                _append(uow.session, complaint_id, domain.screened_line(verdict.reply), now)
             uow.session.flush()  # a duplicate key fails here, before anything is emitted
+            _audit(uow, complaint_id, complainant["id"], "complainant", "file",
+                   {"status": [None, complaint.status]})
             uow.emit("complaint_received", complaint_id, number=number, channel=channel,
                      complainant={"id": complainant["id"], "name": complainant["name"]},
-                     **filing)
+                     college=complainant["college"], proactive=proactive,
+                     reporter_unit=complaint.reporter_unit_id, screened=screened, **filing)
         return complaint
 
     def _filed_before(self, complainant_id, filing_key, filing):
@@ -89,18 +131,234 @@ class IntakeService(HealthMixin):
             bind_complaint(complaint.id)
             return complaint
 
-    @rpc(expected_exceptions=(NotFound,))
+    # ------------------------------------------------------------------ reading
+    @rpc(expected_exceptions=EXPECTED)
     def get_complaint(self, complaint_id, viewer):
         """The case as `viewer` may see it. A case the viewer may not see does not exist for
         them (NotFound), so nobody learns which numbers are taken."""
-        viewer = ComplainantSchema().load(viewer)
+        viewer = _viewer(viewer)
         with self.db.session() as session:
-            complaint = session.execute(
-                select(Complaint).options(selectinload(Complaint.timeline))
-                .where(Complaint.id == str(complaint_id))).scalar_one_or_none()
-            if complaint is None or not _may_read(complaint, viewer):
+            complaint = _readable(session, complaint_id, viewer)
+            view = ComplaintSchema().dump(complaint)
+            view["communications"] = [
+                {"kind": c.kind, "at": c.at.isoformat(), "with_whom": c.with_whom,
+                 "summary": c.summary, "round": c.round}
+                for c in session.execute(select(CommunicationRecord).where(
+                    CommunicationRecord.complaint_id == complaint.id)
+                    .order_by(CommunicationRecord.at)).scalars()]
+            if viewer.is_staff:
+                view["links"] = [{"other_id": link.other_id, "kind": link.kind}
+                                 for link in session.execute(select(CaseLink).where(
+                                     CaseLink.complaint_id == complaint.id)).scalars()]
+            return _hide_identity(view, complaint, viewer)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_cases(self, viewer, query=None):
+        """A staff member's list: the unit inbox (handler/head), the office's views, the
+        leader's supervised items; a complainant's own cases. Filters: state, category,
+        due_before, view."""
+        viewer = _viewer(viewer)
+        try:
+            query = CaseListQuerySchema().load(query or {})
+        except ValidationError as exc:
+            raise InvalidInput(exc.messages)
+        statement = select(Complaint)
+        view = query["view"]
+        if viewer.has("office"):
+            pass
+        elif viewer.has("leader") and view == "supervised":
+            statement = statement.where(Complaint.supervisor_id == viewer.id)
+        elif viewer.has("handler", "head") and viewer.unit:
+            statement = statement.where(Complaint.unit_id == viewer.unit)
+        else:
+            statement = statement.where(Complaint.complainant_id == viewer.id)
+        statement = statement.where(*_view_filter(view))
+        if query.get("state"):
+            statement = statement.where(Complaint.status == query["state"])
+        if query.get("category"):
+            statement = statement.where(Complaint.category == query["category"])
+        if query.get("due_before"):
+            statement = statement.where(Complaint.due_at <= query["due_before"])
+        order = Complaint.due_at.asc().nulls_last() if query["sort"] == "due" \
+            else Complaint.received_at.desc()
+        statement = statement.order_by(order).limit(query["limit"]).offset(query["offset"])
+        with self.db.session() as session:
+            rows = session.execute(statement).scalars().all()
+            return [_hide_identity(CaseSummarySchema().dump(c), c, viewer) for c in rows]
+
+    @rpc(expected_exceptions=EXPECTED)
+    def unit_figures(self, unit_id, viewer):
+        """R13: the unit head's live view of the unit's queue."""
+        viewer = _viewer(viewer)
+        if not (viewer.has("office") or (viewer.has("head", "handler") and viewer.unit == unit_id)):
+            raise NotFound(f"unit {unit_id} not found")
+        now = self.clock.now()
+        with self.db.session() as session:
+            by_state = dict(session.execute(
+                select(Complaint.status, func.count()).where(Complaint.unit_id == unit_id)
+                .group_by(Complaint.status)).all())
+            open_states = [s for s in Status.OPEN if s != Status.RECEIVED]
+            overdue = session.execute(select(func.count()).where(
+                Complaint.unit_id == unit_id, Complaint.status.in_(open_states),
+                Complaint.due_at < now)).scalar()
+        return {"unit_id": unit_id, "by_state": by_state, "overdue": overdue,
+                "open": sum(n for s, n in by_state.items() if s in Status.OPEN),
+                "at": now.isoformat()}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def audit_log(self, complaint_id, viewer):
+        """X6: the office reads every action on a case."""
+        viewer = _viewer(viewer)
+        if not viewer.has("office"):
+            raise NotFound(f"complaint {complaint_id} not found")
+        with self.db.session() as session:
+            _readable(session, complaint_id, viewer)
+            return [{"at": e.at.isoformat(), "actor_id": e.actor_id, "actor_role": e.actor_role,
+                     "action": e.action, "changes": json.loads(e.changes)}
+                    for e in session.execute(select(AuditEntry).where(
+                        AuditEntry.complaint_id == complaint_id)
+                        .order_by(AuditEntry.id)).scalars()]
+
+    # ------------------------------------------------------------------ staff actions
+    @rpc(expected_exceptions=EXPECTED)
+    def act(self, complaint_id, action, viewer, params=None):
+        """A staff action on a case: sign_for, start, communicate, reply, return_case,
+        screen_out, dispatch, instruct, link, merge. Refused → Conflict (409), and nothing
+        changes; a case the viewer may not act on → NotFound."""
+        viewer = _viewer(viewer)
+        schema = ACTION_SCHEMAS.get(action)
+        if schema is None:
+            raise NotFound(f"no action {action!r}")
+        try:
+            params = schema().load(params or {})
+        except ValidationError as exc:
+            raise InvalidInput(exc.messages)
+        now = self.clock.now()
+        with self.db.unit_of_work() as uow:
+            complaint = _locked(uow.session, complaint_id)
+            if complaint is None or not may_read(viewer, _facts(complaint)) \
+                    or not may_act(viewer, action, _facts(complaint)):
                 raise NotFound(f"complaint {complaint_id} not found")
-            return ComplaintSchema().dump(complaint)
+            bind_complaint(complaint.id)
+            try:
+                getattr(self, f"_do_{action}")(uow, complaint, viewer, params, now)
+            except Refused as refused:
+                raise Conflict({"code": refused.code, "message": refused.message})
+        return self.get_complaint(complaint_id, {"id": viewer.id, "name": viewer.name,
+                                                 "roles": list(viewer.roles),
+                                                 "unit": viewer.unit})
+
+    def _do_sign_for(self, uow, complaint, viewer, params, now):
+        self._transition(uow, complaint, "sign_for", viewer, now)
+
+    def _do_start(self, uow, complaint, viewer, params, now):
+        self._transition(uow, complaint, "start", viewer, now)
+
+    def _do_return_case(self, uow, complaint, viewer, params, now):
+        self._transition(uow, complaint, "return_case", viewer, now, note=params["reason"])
+
+    def _do_reply(self, uow, complaint, viewer, params, now):
+        complaint.reply_outcome, complaint.reply_text = params["outcome"], params["text"]
+        self._transition(uow, complaint, "reply", viewer, now, note=params["text"],
+                         outcome=params["outcome"])
+
+    def _do_communicate(self, uow, complaint, viewer, params, now):
+        case = _case(uow.session, complaint).record_communication(params["kind"], params["at"])
+        uow.session.add(CommunicationRecord(
+            complaint_id=complaint.id, kind=params["kind"], at=params["at"],
+            with_whom=params["with_whom"], summary=params["summary"], round=complaint.round,
+            recorded_by=viewer.id, recorded_at=now))
+        line = domain.communication_line(params["kind"], params["with_whom"], params["summary"],
+                                         viewer.name or viewer.id)
+        _append(uow.session, complaint.id, line, params["at"])
+        if case.status != complaint.status:  # the first record starts the handling
+            self._transition(uow, complaint, "start", viewer, now)
+        _audit(uow, complaint.id, viewer.id, viewer.main_role(), "communicate",
+               {"communication": [None, params["kind"]]})
+
+    def _do_screen_out(self, uow, complaint, viewer, params, now):
+        reply = self.screening.template_for(params["rule"])
+        if reply is None:
+            raise Refused("unknown_rule", f"没有规则 {params['rule']}")
+        complaint.screened_rule = params["rule"]
+        complaint.screened_kind = self.screening.kind_of(params["rule"])
+        self._transition(uow, complaint, "screen_out", viewer, now, note=reply)
+
+    def _do_dispatch(self, uow, complaint, viewer, params, now):
+        # Checked now (409 if the state does not allow it); the assignment itself arrives
+        # from routing, which names the handler.
+        _case(uow.session, complaint).apply("assign", now=now, unit_id=params.get("unit_id")
+                                           or complaint.unit_id or "by-rule")
+        self._request_dispatch(uow, complaint, params.get("unit_id"), viewer, now)
+
+    def _do_instruct(self, uow, complaint, viewer, params, now):
+        _case(uow.session, complaint).instruct()
+        complaint.instructed, complaint.instruction = True, params["text"]
+        _append(uow.session, complaint.id,
+                domain.transition_line("instruct", viewer.name, params["text"]), now)
+        _audit(uow, complaint.id, viewer.id, "leader", "instruct", {"instruction":
+                                                                    [None, params["text"]]})
+        # 督办: the unit that handled it handles it again, under the instruction.
+        self._request_dispatch(uow, complaint, complaint.unit_id, viewer, now)
+
+    def _do_link(self, uow, complaint, viewer, params, now):
+        other = uow.session.get(Complaint, params["other_id"])
+        if other is None or other.id == complaint.id:
+            raise Refused("unknown_case", "关联的诉求不存在")
+        for a, b in ((complaint.id, other.id), (other.id, complaint.id)):
+            if uow.session.get(CaseLink, (a, b)) is None:
+                uow.session.add(CaseLink(complaint_id=a, other_id=b, kind="similar",
+                                         linked_by=viewer.id, linked_at=now))
+        _append(uow.session, complaint.id, domain.transition_line(
+            "link", viewer.name, f"关联类似诉求 {other.number}"), now)
+        _audit(uow, complaint.id, viewer.id, "office", "link", {"link": [None, other.id]})
+
+    def _do_merge(self, uow, complaint, viewer, params, now):
+        target = uow.session.get(Complaint, params["into"])
+        if target is None or target.id == complaint.id or target.status not in Status.OPEN:
+            raise Refused("unknown_case", "合并目标须为另一条办理中的诉求")
+        complaint.merged_into = target.id
+        for a, b in ((complaint.id, target.id), (target.id, complaint.id)):
+            uow.session.merge(CaseLink(complaint_id=a, other_id=b, kind="duplicate",
+                                       linked_by=viewer.id, linked_at=now))
+        self._transition(uow, complaint, "merge", viewer, now,
+                         note=f"与 {target.number} 重复,合并办理")
+        _append(uow.session, target.id, domain.transition_line(
+            "merge", viewer.name, f"合并重复诉求 {complaint.number}(其诉求人同样收到办理进展)"),
+            now)
+
+    def _request_dispatch(self, uow, complaint, unit_id, viewer, now):
+        uow.emit("dispatch_requested", complaint.id, number=complaint.number,
+                 category=complaint.category, unit_id=unit_id, round=complaint.round,
+                 received_at=complaint.received_at, lead_unit_id=complaint.lead_unit_id)
+        _append(uow.session, complaint.id, domain.transition_line(
+            "dispatch", viewer.name, f"转办 {unit_id or '按规则派单'}"), now)
+        _audit(uow, complaint.id, viewer.id, viewer.main_role(), "dispatch",
+               {"unit_id": [complaint.unit_id, unit_id]})
+
+    def _transition(self, uow, complaint, action, actor, now, note=None, outcome=None,
+                    actor_role=None):
+        """Apply one lifecycle step: the rules, the new state, a timeline line, an audit
+        entry and the event, all in the caller's unit of work."""
+        before = _case(uow.session, complaint)
+        after = before.apply(action, now=now, outcome=outcome)
+        complaint.status, complaint.round = after.status, after.round
+        complaint.instructed = after.instructed
+        actor_name = getattr(actor, "name", None) or getattr(actor, "id", None) or str(actor)
+        role = actor_role or (actor.main_role() if isinstance(actor, Viewer) else "system")
+        _append(uow.session, complaint.id,
+                domain.transition_line(action, actor_name, note, outcome), now)
+        _audit(uow, complaint.id, getattr(actor, "id", str(actor)), role, action,
+               {"status": [before.status, after.status], "round": [before.round, after.round]})
+        uow.emit("complaint_transitioned", complaint.id, number=complaint.number,
+                 category=complaint.category, action=action, from_status=before.status,
+                 to_status=after.status, round=after.round,
+                 actor={"id": getattr(actor, "id", str(actor)), "name": actor_name},
+                 actor_role=role,
+                 unit={"id": complaint.unit_id, "name": complaint.unit_name}
+                 if complaint.unit_id else None,
+                 complainants=_complainants(uow.session, complaint), channel=complaint.channel,
+                 note=note, outcome=outcome)
 
     # --------------------------------------------------------------- events
     @event_handler("routing", "complaint_assigned")
@@ -109,15 +367,35 @@ class IntakeService(HealthMixin):
         with self.db.unit_of_work() as uow:
             if uow.already_applied(event, "intake.on_complaint_assigned"):
                 return
-            complaint = _locked(uow.session, event["complaint_id"])
-            complaint.status = domain.status_after_assignment(complaint.status)
+            complaint = _locked_or_fail(uow.session, event["complaint_id"])
+            try:
+                after = _case(uow.session, complaint).apply("assign", now=event["occurred_at"],
+                                                           unit_id=event["unit"]["id"])
+            except Refused as refused:
+                # e.g. screened out by the office meanwhile: record it, change nothing
+                _append(uow.session, complaint.id, domain.TimelineLine(
+                    "assign_ignored", f"派单未生效:{refused.message}", "routing"),
+                    event["occurred_at"], event["event_id"])
+                return
+            complaint.status, complaint.lead_unit_id = after.status, after.lead_unit_id
             complaint.grade = event["grade"]
             complaint.unit_id, complaint.unit_name = event["unit"]["id"], event["unit"]["name"]
             complaint.handler_id = event["handler"]["id"]
             complaint.handler_name = event["handler"]["name"]
             complaint.assigned_at = event["occurred_at"]
+            if event["disputed"]:
+                complaint.disputed = True
+                complaint.assisting_units = json.dumps(event["assisting_units"],
+                                                       ensure_ascii=False)
             line = domain.assigned_line(event["unit"]["name"], event["handler"]["name"])
+            if event["disputed"]:
+                names = "、".join(u["name"] for u in event["assisting_units"])
+                line = domain.TimelineLine(line.kind, f"{line.text}(首接主办;协办:{names})",
+                                           line.actor)
             _append(uow.session, complaint.id, line, event["occurred_at"], event["event_id"])
+            _audit(uow, complaint.id, "routing", "system", "assign",
+                   {"unit_id": [None, event["unit"]["id"]],
+                    "handler_id": [None, event["handler"]["id"]]})
 
     @event_handler("sla", "deadline_set")
     def on_deadline_set(self, payload):
@@ -125,10 +403,94 @@ class IntakeService(HealthMixin):
         with self.db.unit_of_work() as uow:
             if uow.already_applied(event, "intake.on_deadline_set"):
                 return
-            complaint = _locked(uow.session, event["complaint_id"])
+            complaint = _locked_or_fail(uow.session, event["complaint_id"])
             complaint.due_at = event["due_at"]
+            if complaint.first_due_at is None:
+                complaint.first_due_at = event["due_at"]
             line = domain.deadline_line(event["grade"], event["due_at"], self.settings.timezone)
             _append(uow.session, complaint.id, line, event["occurred_at"], event["event_id"])
+
+    @event_handler("rating", "complaint_rated")
+    def on_complaint_rated(self, payload):
+        """R9: the decision is rating's; the state change is ours."""
+        event = load_event("complaint_rated", payload)
+        with self.db.unit_of_work() as uow:
+            if uow.already_applied(event, "intake.on_complaint_rated"):
+                return
+            complaint = _locked_or_fail(uow.session, event["complaint_id"])
+            complaint.last_rating = event["level"]
+            rater = Viewer(event["rater"]["id"], event["rater"].get("name"), ("complainant",))
+            self._transition(uow, complaint, event["decision"], rater, event["occurred_at"],
+                             note=f"评价:{domain.LEVEL_LABELS[event['level']]}"
+                                  + (f",{event['comment']}" if event["comment"] else ""),
+                             actor_role="complainant")
+
+    @event_handler("routing", "supervisor_assigned")
+    def on_supervisor_assigned(self, payload):
+        event = load_event("supervisor_assigned", payload)
+        with self.db.unit_of_work() as uow:
+            if uow.already_applied(event, "intake.on_supervisor_assigned"):
+                return
+            complaint = _locked_or_fail(uow.session, event["complaint_id"])
+            complaint.supervisor_id = event["leader"]["id"]
+            complaint.supervisor_name = event["leader"]["name"]
+            _append(uow.session, complaint.id, domain.TimelineLine(
+                "supervisor_assigned", f"纳入督办,由分管校领导 {event['leader']['name']} 批示办理",
+                "routing"), event["occurred_at"], event["event_id"])
+
+
+# ---------------------------------------------------------------------------- helpers
+def _viewer(raw) -> Viewer:
+    try:
+        return Viewer.from_dict(ComplainantSchema().load(raw))
+    except ValidationError as exc:
+        raise InvalidInput(exc.messages)
+
+
+def _facts(complaint: Complaint) -> CaseFacts:
+    assisting = tuple(u["id"] for u in json.loads(complaint.assisting_units or "[]"))
+    return CaseFacts(complaint.complainant_id, complaint.unit_id, assisting,
+                     complaint.supervisor_id, complaint.reporter_unit_id)
+
+
+def _case(session, complaint: Complaint) -> Case:
+    communications = tuple(Communication(kind, at, round_) for kind, at, round_ in session.execute(
+        select(CommunicationRecord.kind, CommunicationRecord.at, CommunicationRecord.round)
+        .where(CommunicationRecord.complaint_id == complaint.id)).all())
+    return Case(status=complaint.status, round=complaint.round, unit_id=complaint.unit_id,
+                lead_unit_id=complaint.lead_unit_id, disputed=complaint.disputed,
+                first_due_at=complaint.first_due_at, communications=communications,
+                instructed=complaint.instructed, merged_into=complaint.merged_into)
+
+
+def _complainants(session, complaint: Complaint) -> list[dict]:
+    """The case's complainant and those of the duplicates merged into it."""
+    merged = session.execute(select(Complaint.complainant_id, Complaint.complainant_name)
+                             .where(Complaint.merged_into == complaint.id)).all()
+    people = [{"id": complaint.complainant_id, "name": complaint.complainant_name}]
+    people += [{"id": cid, "name": name} for cid, name in merged]
+    return people
+
+
+def _hide_identity(view: dict, complaint: Complaint, viewer: Viewer) -> dict:
+    if not sees_identity(viewer, complaint.anonymous, complaint.complainant_id):
+        view["complainant_id"] = None
+        view["complainant_name"] = None
+        view["contact_phone"] = None
+    return view
+
+
+def _view_filter(view: str):
+    return {
+        "all": (),
+        "inbox": (Complaint.status.in_(Status.OPEN),),
+        "screened_out": (Complaint.status == Status.SCREENED_OUT,),
+        "returned": (Complaint.status == Status.RETURNED,),
+        "disputed": (Complaint.disputed.is_(True),),
+        "redo": (Complaint.status == Status.REDO,),
+        "supervised": (Complaint.round == 2,),
+        "proactive": (Complaint.proactive.is_(True),),
+    }[view]
 
 
 def _find_filing(session, complainant_id: str, filing_key: str) -> Complaint | None:
@@ -137,15 +499,20 @@ def _find_filing(session, complainant_id: str, filing_key: str) -> Complaint | N
     ).scalar_one_or_none()
 
 
-def _may_read(complaint: Complaint, viewer: dict) -> bool:
-    # Staff roles arrive with the lifecycle issue; until then a case is its filer's alone.
-    return complaint.complainant_id == viewer["id"]
+def _readable(session, complaint_id, viewer: Viewer) -> Complaint:
+    complaint = session.get(Complaint, str(complaint_id))
+    if complaint is None or not may_read(viewer, _facts(complaint)):
+        raise NotFound(f"complaint {complaint_id} not found")
+    return complaint
 
 
-def _locked(session, complaint_id: str) -> Complaint:
-    complaint = session.execute(
-        select(Complaint).where(Complaint.id == complaint_id).with_for_update()
-    ).scalar_one_or_none()
+def _locked(session, complaint_id: str) -> Complaint | None:
+    return session.execute(select(Complaint).where(Complaint.id == str(complaint_id))
+                           .with_for_update()).scalar_one_or_none()
+
+
+def _locked_or_fail(session, complaint_id: str) -> Complaint:
+    complaint = _locked(session, complaint_id)
     if complaint is None:
         # Events about a case come after the case's own commit; if it is missing the event
         # is corrupt or from another installation: fail so it is retried, then parked.
@@ -159,12 +526,17 @@ def _append(session, complaint_id: str, line: domain.TimelineLine, at, event_id=
                               actor=line.actor, event_id=event_id))
 
 
+def _audit(uow, complaint_id: str, actor_id: str, role: str, action: str, changes: dict):
+    uow.session.add(AuditEntry(complaint_id=complaint_id, at=uow.clock.now(), actor_id=actor_id,
+                               actor_role=role, action=action,
+                               changes=json.dumps(changes, ensure_ascii=False, default=str)))
+
+
 def _next_in_day(session, day) -> int:
     """The day's next sequence number, atomically: the upsert holds the day's row lock until
     commit, so concurrent filings get distinct numbers on PostgreSQL and SQLite alike."""
-    dialect = session.get_bind().dialect.name
-    insert = (postgresql if dialect == "postgresql" else sqlite).insert(DailyCounter)
-    statement = insert.values(day=day, value=1).on_conflict_do_update(
-        index_elements=[DailyCounter.day], set_={"value": DailyCounter.value + 1}
-    ).returning(DailyCounter.value)
+    statement = insert_for(session, DailyCounter.__table__).values(day=day, value=1) \
+        .on_conflict_do_update(index_elements=["day"],
+                               set_={"value": DailyCounter.__table__.c.value + 1}) \
+        .returning(DailyCounter.__table__.c.value)
     return session.execute(statement).scalar_one()

@@ -6,6 +6,14 @@ from dataclasses import dataclass
 from services.common.contracts import CATEGORIES
 
 TEMPLATES = {
+    "complaint_screened_out": "您的诉求(编号 {number})不属于本平台受理范围。{reply}",
+    "complaint_replied": "您的诉求 {number} 已由{unit}答复:{note}。请对办理结果进行评价。",
+    "complaint_closed": "您的诉求 {number} 已办结,感谢您的评价与监督。",
+    "complaint_redo": "您的诉求 {number} 已发回重办,我们将督促承办单位重新办理。",
+    "complaint_supervised": "您的诉求 {number} 已纳入督办,由分管校领导批示办理。",
+    "complaint_returned_to_office": "【接诉即办】诉求 {number} 被{unit}退单:{note},请重新派单。",
+    "redo_to_office": "【接诉即办】诉求 {number} 诉求人不满意,已发回重办,请转办。",
+    "supervision_to_leader": "【督办】诉求 {number}({category_label})两次不满意,请批示。",
     "complaint_acknowledged":
         "您的诉求已受理,编号 {number}。我们将尽快直派责任单位办理,请留意办理进度。",
     "complaint_assigned_to_handler":
@@ -28,7 +36,8 @@ def render(template: str, **values) -> str:
 
 
 # Where a complainant hears from us: the way they came in (hotline callers get an SMS).
-REPLY_CHANNEL = {"app": "app", "wechat": "wechat", "hotline": "sms", "open311": "open311"}
+REPLY_CHANNEL = {"app": "app", "wechat": "wechat", "hotline": "sms", "open311": "open311",
+                 "staff": "app"}
 
 
 def acknowledgement(event: dict) -> Message:
@@ -43,4 +52,52 @@ def assignment_notice(event: dict) -> Message:
     return Message("handler", handler["id"], handler.get("name"), "app",
                    "complaint_assigned_to_handler",
                    render("complaint_assigned_to_handler", number=event["number"],
+                          category_label=CATEGORIES[event["category"]]))
+
+
+def screening_reply(event: dict) -> Message:
+    """R4: instead of the acknowledgement, the template naming the legal channel or the rules."""
+    complainant = event["complainant"]
+    return Message("complainant", complainant["id"], complainant.get("name"),
+                   REPLY_CHANNEL[event["channel"]], "complaint_screened_out",
+                   render("complaint_screened_out", number=event["number"],
+                          reply=event["screened"]["reply"]))
+
+
+OFFICE = ("office", "接诉即办工作办公室")
+
+# action -> (template for every complainant of the case, template for the office)
+_ON_TRANSITION = {
+    "reply": ("complaint_replied", None),
+    "close": ("complaint_closed", None),
+    "order_redo": ("complaint_redo", "redo_to_office"),
+    "supervise": ("complaint_supervised", None),
+    "screen_out": ("complaint_screened_out", None),
+    "return_case": (None, "complaint_returned_to_office"),
+}
+
+
+def transition_messages(event: dict) -> list[Message]:
+    """Who hears of a step of the lifecycle, and what they are told."""
+    to_complainants, to_office = _ON_TRANSITION.get(event["action"], (None, None))
+    values = {"number": event["number"], "note": event.get("note") or "",
+              "reply": event.get("note") or "",
+              "unit": (event.get("unit") or {}).get("name") or "承办单位",
+              "category_label": CATEGORIES[event["category"]]}
+    channel = REPLY_CHANNEL.get(event.get("channel") or "app", "app")
+    messages = []
+    if to_complainants:
+        messages += [Message("complainant", person["id"], person.get("name"), channel,
+                             to_complainants, render(to_complainants, **values))
+                     for person in event["complainants"]]
+    if to_office:
+        messages.append(Message("office", OFFICE[0], OFFICE[1], "app", to_office,
+                                render(to_office, **values)))
+    return messages
+
+
+def supervision_notice(event: dict) -> Message:
+    leader = event["leader"]
+    return Message("leader", leader["id"], leader.get("name"), "app", "supervision_to_leader",
+                   render("supervision_to_leader", number=event["number"],
                           category_label=CATEGORIES[event["category"]]))

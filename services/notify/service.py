@@ -46,8 +46,22 @@ class NotifyService(HealthMixin):
     @event_handler("intake", "complaint_received")
     def on_complaint_received(self, payload):
         event = load_event("complaint_received", payload)
-        self._record_and_send(event, "notify.on_complaint_received",
-                              [domain.acknowledgement(event)])
+        message = domain.screening_reply(event) if event["screened"] \
+            else domain.acknowledgement(event)
+        self._record_and_send(event, "notify.on_complaint_received", [message])
+
+    @event_handler("intake", "complaint_transitioned")
+    def on_complaint_transitioned(self, payload):
+        event = load_event("complaint_transitioned", payload)
+        messages = domain.transition_messages(event)
+        if messages:
+            self._record_and_send(event, "notify.on_complaint_transitioned", messages)
+
+    @event_handler("routing", "supervisor_assigned")
+    def on_supervisor_assigned(self, payload):
+        event = load_event("supervisor_assigned", payload)
+        self._record_and_send(event, "notify.on_supervisor_assigned",
+                              [domain.supervision_notice(event)])
 
     @event_handler("routing", "complaint_assigned")
     def on_complaint_assigned(self, payload):

@@ -1,4 +1,4 @@
-"""Tables the rating service owns. The rating flow (R9) fills them in the lifecycle issue."""
+"""Tables the rating service owns."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -18,11 +18,27 @@ class Rating(Base):
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     complaint_id: Mapped[str] = mapped_column(sa.String(36), index=True)
-    round: Mapped[int] = mapped_column(sa.Integer)        # 1 = first reply, 2 = after redo
+    round: Mapped[int] = mapped_column(sa.Integer)        # 0 first reply, 1 after redo, 2 督办
     level: Mapped[str] = mapped_column(sa.String(16))     # satisfied | basically | dissatisfied
     comment: Mapped[str | None] = mapped_column(sa.Text)
     rated_by: Mapped[str] = mapped_column(sa.String(64))
     rated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    decision: Mapped[str | None] = mapped_column(sa.String(16))  # None for a co-complainant
+
+
+class RatingSlot(Base):
+    """Who may rate a case now: opened by the reply, closed by the rating (one per round and
+    complainant; the duplicates merged into a case rate it too, X3)."""
+    __tablename__ = "rating_slots"
+
+    complaint_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    complainant_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    round: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    primary: Mapped[bool] = mapped_column(sa.Boolean)   # whose rating decides (R9)
+    unit_id: Mapped[str | None] = mapped_column(sa.String(64))
+    category: Mapped[str] = mapped_column(sa.String(32))
+    open: Mapped[bool] = mapped_column(sa.Boolean)
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 metadata = Base.metadata

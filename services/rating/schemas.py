@@ -1,13 +1,33 @@
-"""What crosses the wire from rating."""
-from marshmallow import Schema, fields, validate
+"""What crosses the wire to and from rating."""
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
-LEVELS = {"satisfied": "满意", "basically": "基本满意", "dissatisfied": "不满意"}
+from services.rating.domain import LEVELS
+
+
+class RateSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    level = fields.String(required=True, validate=validate.OneOf(
+        list(LEVELS), error="评价须为 satisfied(满意)/basically(基本满意)/dissatisfied(不满意)"))
+    comment = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(max=1000))
+
+
+class RaterSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True)
+    name = fields.String(load_default=None, allow_none=True)
 
 
 class RatingSchema(Schema):
     id = fields.String()
     complaint_id = fields.String()
     round = fields.Integer()
-    level = fields.String(validate=validate.OneOf(LEVELS))
+    level = fields.String()
+    level_label = fields.Function(lambda r: LEVELS.get(r.level))
     comment = fields.String(allow_none=True)
     rated_at = fields.AwareDateTime()
+    decision = fields.String(allow_none=True)

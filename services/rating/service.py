@@ -1,15 +1,21 @@
-"""Rating: satisfaction ratings, redo/supervise decisions, 三率 KPIs (behaviour arrives with
-the lifecycle issue; the service, its database and its contract exist from the start)."""
+"""Rating: satisfaction ratings and the redo/supervise decision that follows them (R9)."""
 from __future__ import annotations
 
+import uuid
+
+from marshmallow import ValidationError
 from nameko.rpc import rpc
 from sqlalchemy import select
 
+from services.common.bus import event_handler
+from services.common.contracts import load_event
 from services.common.db import Database
+from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.health import HealthMixin
-from services.common.logs import LogContext
-from services.rating.models import Rating
-from services.rating.schemas import RatingSchema
+from services.common.logs import LogContext, bind_complaint
+from services.rating.domain import decide
+from services.rating.models import Rating, RatingSlot
+from services.rating.schemas import RateSchema, RaterSchema, RatingSchema
 
 
 class RatingService(HealthMixin):
@@ -18,9 +24,73 @@ class RatingService(HealthMixin):
     db = Database("rating")
     log_context = LogContext()
 
+    @event_handler("intake", "complaint_received")
+    def on_complaint_received(self, payload):
+        """Know who filed it from the start: they may rate it once it is replied to (before
+        that they are told it is not open for rating; anyone else is told it does not exist)."""
+        event = load_event("complaint_received", payload)
+        with self.db.unit_of_work() as uow:
+            if uow.already_applied(event, "rating.on_complaint_received"):
+                return
+            uow.session.merge(RatingSlot(
+                complaint_id=event["complaint_id"], complainant_id=event["complainant"]["id"],
+                round=0, primary=True, unit_id=None, category=event["category"], open=False,
+                opened_at=event["occurred_at"]))
+
+    @event_handler("intake", "complaint_transitioned")
+    def on_complaint_transitioned(self, payload):
+        """A reply opens the rating for everyone who filed the case; anything else that
+        moves a replied case on closes what is still open."""
+        event = load_event("complaint_transitioned", payload)
+        with self.db.unit_of_work() as uow:
+            if uow.already_applied(event, "rating.on_complaint_transitioned"):
+                return
+            if event["action"] != "reply":
+                return
+            for index, person in enumerate(event["complainants"]):
+                uow.session.merge(RatingSlot(
+                    complaint_id=event["complaint_id"], complainant_id=person["id"],
+                    round=event["round"], primary=index == 0,
+                    unit_id=(event["unit"] or {}).get("id"), category=event["category"],
+                    open=True, opened_at=event["occurred_at"]))
+
+    @rpc(expected_exceptions=(InvalidInput, NotFound, Conflict))
+    def rate(self, complaint_id, rater, rating):
+        """The complainant rates the reply: 满意 / 基本满意 / 不满意 with a comment. Only who
+        filed the case may (anyone else: NotFound); only once per reply (Conflict)."""
+        try:
+            rating = RateSchema().load(rating)
+            rater = RaterSchema().load(rater)
+        except ValidationError as exc:
+            raise InvalidInput(exc.messages)
+        bind_complaint(complaint_id)
+        with self.db.unit_of_work() as uow:
+            slots = uow.session.execute(select(RatingSlot).where(
+                RatingSlot.complaint_id == complaint_id,
+                RatingSlot.complainant_id == rater["id"]).order_by(RatingSlot.round.desc())
+                .with_for_update()).scalars().all()
+            if not slots:
+                raise NotFound(f"complaint {complaint_id} not found")
+            slot = slots[0]
+            if not slot.open:
+                raise Conflict({"code": "not_open_for_rating",
+                                "message": "该诉求当前不在待评价状态(已评价或尚未答复)"})
+            slot.open = False
+            decision = decide(rating["level"], slot.round) if slot.primary else None
+            record = Rating(id=str(uuid.uuid4()), complaint_id=complaint_id, round=slot.round,
+                            level=rating["level"], comment=rating["comment"],
+                            rated_by=rater["id"], rated_at=uow.clock.now(), decision=decision)
+            uow.session.add(record)
+            if decision is not None:
+                uow.emit("complaint_rated", complaint_id, level=rating["level"],
+                         round=slot.round, decision=decision,
+                         rater={"id": rater["id"], "name": rater["name"]},
+                         comment=rating["comment"])
+        return RatingSchema().dump(record)
+
     @rpc
     def list_ratings(self, complaint_id):
         with self.db.session() as session:
             rows = session.execute(select(Rating).where(Rating.complaint_id == complaint_id)
-                                   .order_by(Rating.round)).scalars().all()
+                                   .order_by(Rating.round, Rating.rated_at)).scalars().all()
             return RatingSchema(many=True).dump(rows)

@@ -1,16 +1,18 @@
 """Routing: the organisation directory and every "who handles it" decision."""
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from services.common.bus import event_handler
 from services.common.contracts import CATEGORIES, load_event
 from services.common.db import Database
 from services.common.health import HealthMixin
 from services.common.logs import LogContext
-from services.common.settings import Settings
+from services.common.settings import Settings, SettingsProvider
 from services.routing.domain import Directory
 from services.routing.models import Assignment
 from services.routing.schemas import CategoryRouteSchema, UnitSchema
@@ -33,30 +35,74 @@ class RoutingService(HealthMixin):
 
     db = Database("routing")
     directory = DirectoryProvider()
+    settings = SettingsProvider()
     log_context = LogContext()
 
     @event_handler("intake", "complaint_received")
     def on_complaint_received(self, payload):
         event = load_event("complaint_received", payload)
+        if event["screened"]:
+            return  # R4: out of scope, answered by its template; no unit gets it
         with self.db.unit_of_work() as uow:
             if uow.already_applied(event, "routing.on_complaint_received"):
                 return
-            unit_id = self.directory.rules[event["category"]].unit_id
-            load = dict(uow.session.execute(
-                select(Assignment.handler_id, func.count())
-                .where(Assignment.unit_id == unit_id, Assignment.open.is_(True))
-                .group_by(Assignment.handler_id)).all())
-            decision = self.directory.decide(event["category"], load)
-            now = uow.clock.now()
-            uow.session.add(Assignment(
-                complaint_id=event["complaint_id"], category=event["category"],
-                grade=decision.grade, unit_id=decision.unit.id,
-                handler_id=decision.handler.id, assigned_at=now, open=True))
-            uow.emit("complaint_assigned", event["complaint_id"], number=event["number"],
-                     category=event["category"], grade=decision.grade,
-                     unit={"id": decision.unit.id, "name": decision.unit.name},
-                     handler={"id": decision.handler.id, "name": decision.handler.name},
-                     received_at=event["occurred_at"])
+            self._assign(uow, event, content=event["content"], college=event["college"],
+                         received_at=event["occurred_at"], round_=0)
+
+    @event_handler("intake", "dispatch_requested")
+    def on_dispatch_requested(self, payload):
+        """The office sends a returned or redo case (back) to a unit, or a leader's 批示 sends
+        a supervised case back to its unit: name the handler there."""
+        event = load_event("dispatch_requested", payload)
+        with self.db.unit_of_work() as uow:
+            if uow.already_applied(event, "routing.on_dispatch_requested"):
+                return
+            self._assign(uow, event, unit_id=event["unit_id"], received_at=event["received_at"],
+                         round_=event["round"])
+
+    @event_handler("intake", "complaint_transitioned")
+    def on_complaint_transitioned(self, payload):
+        event = load_event("complaint_transitioned", payload)
+        if event["action"] not in ("close", "screen_out", "return_case", "merge", "supervise"):
+            return
+        with self.db.unit_of_work() as uow:
+            if uow.already_applied(event, "routing.on_complaint_transitioned"):
+                return
+            # The handler's load counts open cases only.
+            uow.session.execute(update(Assignment).where(
+                Assignment.complaint_id == event["complaint_id"]).values(open=False))
+            if event["action"] == "supervise":
+                leader = self.directory.leader_for(event["category"])
+                if leader is None:  # every category has a leader (Directory.check)
+                    raise LookupError(f"no supervising leader for {event['category']}")
+                uow.emit("supervisor_assigned", event["complaint_id"], number=event["number"],
+                         category=event["category"],
+                         leader={"id": leader.id, "name": leader.name})
+
+    def _assign(self, uow, event, *, received_at, round_, content="", college=None,
+                unit_id=None):
+        category = event["category"]
+        load = dict(uow.session.execute(
+            select(Assignment.handler_id, func.count())
+            .where(Assignment.open.is_(True)).group_by(Assignment.handler_id)).all())
+        now = uow.clock.now()
+        weekday = now.astimezone(ZoneInfo(self.settings.timezone)).weekday()
+        decision = self.directory.decide(category, load, content=content, college=college,
+                                         weekday=weekday, unit_id=unit_id)
+        values = dict(category=category, grade=decision.grade, unit_id=decision.unit.id,
+                      handler_id=decision.handler.id, assigned_at=now, open=True)
+        existing = uow.session.get(Assignment, event["complaint_id"])
+        if existing is None:
+            uow.session.add(Assignment(complaint_id=event["complaint_id"], **values))
+        else:
+            for key, value in values.items():
+                setattr(existing, key, value)
+        uow.emit("complaint_assigned", event["complaint_id"], number=event["number"],
+                 category=category, grade=decision.grade,
+                 unit={"id": decision.unit.id, "name": decision.unit.name},
+                 handler={"id": decision.handler.id, "name": decision.handler.name},
+                 received_at=received_at, disputed=decision.disputed, round=round_,
+                 assisting_units=[{"id": u.id, "name": u.name} for u in decision.assisting])
 
     @rpc
     def list_units(self):

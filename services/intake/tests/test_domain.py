@@ -3,7 +3,6 @@ from datetime import date, datetime, timezone
 import pytest
 
 from services.intake import domain
-from services.intake.domain import IllegalTransition, Status
 
 TZ = "Asia/Shanghai"
 
@@ -26,17 +25,6 @@ def test_complaint_number_is_prefix_day_and_sequence(sequence, expected):
 ])
 def test_local_day_is_the_day_in_shanghai_not_in_utc(utc, expected):
     assert domain.local_day(utc, TZ) == expected
-
-
-@pytest.mark.parametrize("current", [Status.RECEIVED, Status.ASSIGNED])
-def test_an_assignment_leaves_the_case_assigned(current):
-    assert domain.status_after_assignment(current) == Status.ASSIGNED
-
-
-@pytest.mark.parametrize("current", ["closed", "replied", "rated", ""])
-def test_an_assignment_of_a_case_past_assignment_is_illegal(current):
-    with pytest.raises(IllegalTransition):
-        domain.status_after_assignment(current)
 
 
 def test_received_line_names_number_channel_and_category():

@@ -10,6 +10,7 @@ from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.settings import Settings
 from services.common.testing import InMemoryDatabase
 from services.intake.models import Complaint, metadata
+from services.intake.screening import ScreeningRules
 from services.intake.service import IntakeService
 
 # 09:00 in Shanghai on Tuesday 24 November 2026
@@ -37,7 +38,8 @@ def db(clock):
 
 @pytest.fixture
 def service(db, clock):
-    return worker_factory(IntakeService, db=db, settings=Settings(), clock=clock)
+    return worker_factory(IntakeService, db=db, settings=Settings(), clock=clock,
+                          screening=ScreeningRules.load("config/screening.yaml"))
 
 
 # ------------------------------------------------------------------------ filing

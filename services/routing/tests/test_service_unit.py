@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from services.common.clock import ManualClock
 from services.common.contracts import build_event, load_event
-from services.common.settings import REPO_ROOT
+from services.common.settings import REPO_ROOT, Settings
 from services.common.testing import InMemoryDatabase
 from services.routing.domain import Directory
 from services.routing.models import Assignment, metadata
@@ -23,7 +23,7 @@ def db():
 
 @pytest.fixture
 def service(db):
-    return worker_factory(RoutingService, db=db,
+    return worker_factory(RoutingService, db=db, settings=Settings(),
                           directory=Directory.load(REPO_ROOT / "config" / "org.yaml"))
 
 

@@ -1,0 +1,142 @@
+"""The OpenAPI 3 document of the HTTP API, generated from the marshmallow schemas that the
+services load and dump (X8). Served at /api/v1/openapi.json; a test checks that every route
+of the gateway is in it."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import Schema, fields
+
+from services.intake import schemas as intake
+from services.rating import schemas as rating
+
+
+class ErrorBody(Schema):
+    code = fields.String(required=True, metadata={"example": "invalid_input"})
+    message = fields.String(required=True, metadata={"example": "输入有误 (invalid input)"})
+    fields_ = fields.Dict(data_key="fields", metadata={"description": "field -> messages"})
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorBody, required=True)
+
+
+class CodeLabelSchema(Schema):
+    code = fields.String()
+    label = fields.String()
+
+
+class UnitFiguresSchema(Schema):
+    unit_id = fields.String()
+    by_state = fields.Dict(keys=fields.String(), values=fields.Integer())
+    open = fields.Integer()
+    overdue = fields.Integer()
+    at = fields.AwareDateTime()
+
+
+class AuditEntrySchema(Schema):
+    at = fields.AwareDateTime()
+    actor_id = fields.String()
+    actor_role = fields.String()
+    action = fields.String()
+    changes = fields.Dict()
+
+
+class HealthSchema(Schema):
+    status = fields.String(metadata={"example": "ok"})
+
+
+ACTION_PATH = "/api/v1/staff/cases/{complaint_id}/{action}"
+
+# (method, path, summary, request schema, (status, response schema, many), tags)
+OPERATIONS = [
+    ("post", "/api/v1/complaints", "File a complaint (the complainant, from the app)",
+     intake.FileComplaintSchema, (201, intake.FiledSchema, False), ["complainant"]),
+    ("get", "/api/v1/complaints", "The caller's own complaints", None,
+     (200, intake.CaseSummarySchema, True), ["complainant"]),
+    ("get", "/api/v1/complaints/{complaint_id}", "A complaint, its state, deadline and timeline",
+     None, (200, intake.ComplaintSchema, False), ["complainant"]),
+    ("post", "/api/v1/complaints/{complaint_id}/rating",
+     "Rate the reply: satisfied / basically / dissatisfied (R9)", rating.RateSchema,
+     (201, rating.RatingSchema, False), ["complainant"]),
+    ("get", "/api/v1/categories", "The ten categories", None, (200, CodeLabelSchema, True),
+     ["reference"]),
+    ("get", "/api/v1/grades", "The three grades and their time limits", None,
+     (200, CodeLabelSchema, True), ["reference"]),
+    ("get", "/api/v1/staff/cases", "A staff list: unit inbox, office views, leader's items",
+     None, (200, intake.CaseSummarySchema, True), ["staff"]),
+    ("get", "/api/v1/staff/cases/{complaint_id}", "A case as this staff member may see it",
+     None, (200, intake.ComplaintSchema, False), ["staff"]),
+    ("post", "/api/v1/staff/cases/{complaint_id}/communications",
+     "Record a phone call or a meeting with the complainant (R6)",
+     intake.CommunicationSchema, (201, intake.ComplaintSchema, False), ["staff"]),
+    ("post", ACTION_PATH, "Act on a case (see the action parameter; 409 if refused)",
+     None, (200, intake.ComplaintSchema, False), ["staff"]),
+    ("get", "/api/v1/staff/cases/{complaint_id}/audit", "The audit trail (office)", None,
+     (200, AuditEntrySchema, True), ["staff"]),
+    ("get", "/api/v1/staff/units/{unit_id}/figures", "A unit's live figures (R13)", None,
+     (200, UnitFiguresSchema, False), ["staff"]),
+    ("post", "/api/v1/staff/reports", "File a problem the unit found itself (R10)",
+     intake.FileComplaintSchema, (201, intake.FiledSchema, False), ["staff"]),
+    ("get", "/healthz", "Liveness", None, (200, HealthSchema, False), ["operations"]),
+    ("get", "/api/v1/openapi.json", "This document", None, (200, None, False), ["reference"]),
+]
+
+ACTION_BODIES = {name: schema for name, schema in intake.ACTION_SCHEMAS.items()
+                 if name != "communicate"}
+PUBLIC = {"/api/v1/categories", "/api/v1/grades", "/healthz", "/api/v1/openapi.json"}
+
+
+def _content(schema, many=False):
+    if schema is None:
+        return {"application/json": {"schema": {"type": "object"}}}
+    name = schema.__name__.removesuffix("Schema")
+    ref = {"$ref": f"#/components/schemas/{name}"}
+    return {"application/json": {"schema": {"type": "array", "items": ref} if many else ref}}
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict:
+    spec = APISpec(title="jiesu 接诉即办 API", version="1.0.0", openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin()],
+                   info={"description": "Complainants file and follow their requests; staff "
+                                        "handle them. Errors: one shape, ErrorSchema."})
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
+                                               "bearerFormat": "JWT"})
+    spec.components.schema("Error", schema=ErrorSchema)
+    for schema in {op[3] for op in OPERATIONS if op[3]} | {op[4][1] for op in OPERATIONS
+                                                          if op[4][1]} | \
+            set(ACTION_BODIES.values()):
+        name = schema.__name__.removesuffix("Schema")
+        if name not in spec.components.schemas:
+            spec.components.schema(name, schema=schema)
+    errors = {str(status): {"description": text, "content": _content(ErrorSchema)}
+              for status, text in ((400, "invalid input"), (401, "no valid bearer token"),
+                                   (404, "no such thing, or not yours to see"),
+                                   (409, "not allowed in the case's state"),
+                                   (503, "a service did not answer in time"))}
+    for method, path, summary, body, (status, response, many), tags in OPERATIONS:
+        operation = {"summary": summary, "tags": tags,
+                     "responses": {str(status): {"description": "OK",
+                                                 "content": _content(response, many)}, **errors}}
+        params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                  for name in ("complaint_id", "unit_id", "action") if "{" + name + "}" in path]
+        if path == ACTION_PATH:
+            params[-1]["schema"]["enum"] = sorted(ACTION_BODIES)
+            operation["requestBody"] = {"content": {"application/json": {"schema": {"oneOf": [
+                {"$ref": f"#/components/schemas/{s.__name__.removesuffix('Schema')}"}
+                for s in ACTION_BODIES.values()]}}}}
+        if path == "/api/v1/staff/cases" and method == "get":
+            params += [{"name": name, "in": "query", "required": False,
+                        "schema": {"type": "string"}}
+                       for name in intake.CaseListQuerySchema().fields]
+        if params:
+            operation["parameters"] = params
+        if body is not None:
+            operation["requestBody"] = {"required": True, "content": _content(body)}
+        if path not in PUBLIC:
+            operation["security"] = [{"bearer": []}]
+        spec.path(path=path, operations={method: operation})
+    return spec.to_dict()

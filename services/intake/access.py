@@ -1,0 +1,93 @@
+"""Who may see and do what with a case (roles from the JWT claims), as pure rules.
+
+- complainant: their own cases; rates them.
+- handler / head (承办人 / 单位负责人): the cases of their own unit (the lead unit and, for a
+  disputed case, the assisting units may read); they sign for, handle, reply, return.
+- office (接诉即办工作办公室): every case; screens, dispatches, links and merges.
+- leader (分管校领导): the supervised cases (督办件) they were given; writes the 批示.
+
+Anything else is "no such case" (404), so nobody learns which cases exist.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+STAFF_ROLES = ("handler", "head", "office", "leader")
+UNIT_ROLES = ("handler", "head")
+
+# action -> the roles that may take it (besides the case-specific checks below)
+ACTION_ROLES = {
+    "sign_for": UNIT_ROLES,
+    "start": UNIT_ROLES,
+    "communicate": UNIT_ROLES,
+    "reply": UNIT_ROLES,
+    "return_case": UNIT_ROLES,
+    "screen_out": ("office",),
+    "dispatch": ("office",),
+    "link": ("office",),
+    "merge": ("office",),
+    "instruct": ("leader",),
+}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    id: str
+    name: str | None = None
+    roles: tuple[str, ...] = ()
+    unit: str | None = None
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> "Viewer":
+        return cls(str(raw["id"]), raw.get("name"), tuple(raw.get("roles") or ()),
+                   raw.get("unit"))
+
+    def has(self, *roles: str) -> bool:
+        return any(role in self.roles for role in roles)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.has(*STAFF_ROLES)
+
+    def main_role(self) -> str:
+        for role in ("office", "leader", "head", "handler"):
+            if role in self.roles:
+                return role
+        return "complainant"
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What access depends on, read off a case."""
+    complainant_id: str
+    unit_id: str | None
+    assisting_unit_ids: tuple[str, ...] = field(default_factory=tuple)
+    supervisor_id: str | None = None
+    proactive_unit_id: str | None = None
+
+
+def may_read(viewer: Viewer, case: CaseFacts) -> bool:
+    if viewer.has("office"):
+        return True
+    if case.complainant_id == viewer.id:
+        return True
+    if viewer.has(*UNIT_ROLES) and viewer.unit and viewer.unit in (
+            case.unit_id, case.proactive_unit_id, *case.assisting_unit_ids):
+        return True
+    return viewer.has("leader") and case.supervisor_id == viewer.id
+
+
+def may_act(viewer: Viewer, action: str, case: CaseFacts) -> bool:
+    roles = ACTION_ROLES.get(action, ())
+    if action in ("sign_for", "start", "communicate", "reply", "return_case"):
+        # Only the unit that holds the case handles it; assisting units read along.
+        return viewer.has(*roles) and viewer.unit is not None and viewer.unit == case.unit_id
+    if action == "instruct":
+        return viewer.has("leader") and case.supervisor_id == viewer.id
+    return viewer.has(*roles)
+
+
+def sees_identity(viewer: Viewer, anonymous: bool, complainant_id: str) -> bool:
+    """X5: the anonymous-to-handler option hides the complainant from the unit, never from
+    the office (or from the complainant)."""
+    return not anonymous or viewer.has("office") or viewer.id == complainant_id
