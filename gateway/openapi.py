@@ -44,6 +44,10 @@ class AuditEntrySchema(Schema):
     changes = fields.Dict()
 
 
+class AttachmentOutSchema(intake.AttachmentSchema):
+    url = fields.String()
+
+
 class HealthSchema(Schema):
     status = fields.String(metadata={"example": "ok"})
 
@@ -61,6 +65,11 @@ OPERATIONS = [
     ("post", "/api/v1/complaints/{complaint_id}/rating",
      "Rate the reply: satisfied / basically / dissatisfied (R9)", rating.RateSchema,
      (201, rating.RatingSchema, False), ["complainant"]),
+    ("post", "/api/v1/complaints/{complaint_id}/attachments",
+     "Attach a photo or voice message (raw body; type read from the bytes)", "binary",
+     (201, AttachmentOutSchema, False), ["complainant", "staff"]),
+    ("get", "/api/v1/complaints/{complaint_id}/attachments/{sha256}", "An attachment's bytes",
+     None, (200, "binary", False), ["complainant", "staff"]),
     ("get", "/api/v1/categories", "The ten categories", None, (200, CodeLabelSchema, True),
      ["reference"]),
     ("get", "/api/v1/grades", "The three grades and their time limits", None,
@@ -89,7 +98,12 @@ ACTION_BODIES = {name: schema for name, schema in intake.ACTION_SCHEMAS.items()
 PUBLIC = {"/api/v1/categories", "/api/v1/grades", "/healthz", "/api/v1/openapi.json"}
 
 
+BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+
+
 def _content(schema, many=False):
+    if schema == "binary":
+        return BINARY
     if schema is None:
         return {"application/json": {"schema": {"type": "object"}}}
     name = schema.__name__.removesuffix("Schema")
@@ -106,9 +120,8 @@ def openapi_document() -> dict:
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
                                                "bearerFormat": "JWT"})
     spec.components.schema("Error", schema=ErrorSchema)
-    for schema in {op[3] for op in OPERATIONS if op[3]} | {op[4][1] for op in OPERATIONS
-                                                          if op[4][1]} | \
-            set(ACTION_BODIES.values()):
+    named = {op[3] for op in OPERATIONS} | {op[4][1] for op in OPERATIONS}
+    for schema in (named - {None, "binary"}) | set(ACTION_BODIES.values()):
         name = schema.__name__.removesuffix("Schema")
         if name not in spec.components.schemas:
             spec.components.schema(name, schema=schema)
@@ -122,7 +135,8 @@ def openapi_document() -> dict:
                      "responses": {str(status): {"description": "OK",
                                                  "content": _content(response, many)}, **errors}}
         params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-                  for name in ("complaint_id", "unit_id", "action") if "{" + name + "}" in path]
+                  for name in ("complaint_id", "unit_id", "action", "sha256")
+                  if "{" + name + "}" in path]
         if path == ACTION_PATH:
             params[-1]["schema"]["enum"] = sorted(ACTION_BODIES)
             operation["requestBody"] = {"content": {"application/json": {"schema": {"oneOf": [

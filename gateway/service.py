@@ -2,7 +2,9 @@
 on the services; nothing here owns data."""
 from __future__ import annotations
 
+from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
+from werkzeug.wrappers import Response
 
 from gateway.auth import principal_from
 from gateway.openapi import openapi_document
@@ -10,10 +12,26 @@ from gateway.http import HttpError, api, filing_key, json_response, read_json
 from services.common.bus import rpc_proxy
 from services.common.contracts import CATEGORIES, GRADES
 from services.common.logs import LogContext
-from services.common.settings import SettingsProvider
+from services.common.settings import Settings, SettingsProvider
+from services.intake.attachments import AttachmentNotFound, AttachmentRejected, AttachmentStore
 
 STAFF_ACTIONS = ("sign_for", "start", "return_case", "reply", "screen_out", "dispatch",
                  "instruct", "link", "merge")
+
+
+class AttachmentStoreProvider(DependencyProvider):
+    def setup(self):
+        settings = Settings.from_container_config(self.container.config)
+        self.store = AttachmentStore(settings.resolve_path(settings.attachments_dir),
+                                     max_photo_bytes=settings.max_photo_bytes,
+                                     max_voice_bytes=settings.max_voice_bytes,
+                                     max_files=settings.max_attachments)
+
+    def get_dependency(self, worker_ctx):
+        return self.store
+
+
+REJECTION_STATUS = {"empty": 400, "too_large": 413, "unsupported_type": 415, "too_many": 409}
 
 
 class GatewayService:
@@ -23,6 +41,7 @@ class GatewayService:
     rating = rpc_proxy("rating")
     settings = SettingsProvider()
     log_context = LogContext()
+    attachments = AttachmentStoreProvider()
 
     def _principal(self, request):
         return principal_from(request.headers.get("Authorization"), self.settings.jwt_secret,
@@ -64,6 +83,44 @@ class GatewayService:
         principal = self._principal(request)
         rated = self.rating.rate(complaint_id, principal.as_rpc(), read_json(request))
         return json_response(rated, 201)
+
+    @http("POST", "/api/v1/complaints/<string:complaint_id>/attachments")
+    @api
+    def upload_attachment(self, request, complaint_id):
+        """X4: a photo or voice message as the raw body. Its type is read from its bytes, not
+        from the name or the Content-Type the client claims."""
+        principal = self._principal(request)
+        case = self.intake.get_complaint(complaint_id, principal.as_rpc())  # 404 if not theirs
+        limit = max(self.settings.max_photo_bytes, self.settings.max_voice_bytes)
+        if request.content_length is None:
+            raise HttpError(411, "length_required", "须提供 Content-Length")
+        if request.content_length > limit:
+            raise HttpError(413, "too_large", f"附件超过 {limit} 字节 (attachment too large)")
+        try:
+            stored = self.attachments.put(request.get_data(cache=False),
+                                          request.headers.get("X-Filename"),
+                                          existing_count=len(case["attachments"]))
+        except AttachmentRejected as rejected:
+            raise HttpError(REJECTION_STATUS.get(rejected.reason_code, 400),
+                            rejected.reason_code, str(rejected))
+        recorded = self.intake.add_attachment(complaint_id, principal.as_rpc(), {
+            "sha256": stored.sha256, "media_type": stored.media_type, "kind": stored.kind,
+            "size": stored.size})
+        url = f"/api/v1/complaints/{complaint_id}/attachments/{stored.sha256}"
+        return json_response(dict(recorded, url=url), 201, headers={"Location": url})
+
+    @http("GET", "/api/v1/complaints/<string:complaint_id>/attachments/<string:sha256>")
+    @api
+    def download_attachment(self, request, complaint_id, sha256):
+        principal = self._principal(request)
+        found = self.intake.get_attachment(complaint_id, sha256, principal.as_rpc())
+        try:
+            data = self.attachments.open(found["sha256"])
+        except (AttachmentNotFound, ValueError):
+            raise HttpError(404, "not_found", "附件不存在 (attachment not found)") from None
+        return Response(data, mimetype=found["media_type"],
+                        headers={"Cache-Control": "private, max-age=86400",
+                                 "X-Content-Type-Options": "nosniff"})
 
     @http("GET", "/api/v1/categories")
     @api

@@ -41,6 +41,11 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     org_directory: str = "config/org.yaml"
     screening_rules: str = "config/screening.yaml"
+    similar_window_days: int = 90
+    attachments_dir: str = "data/attachments"
+    max_photo_bytes: int = 10 * 1024 * 1024
+    max_voice_bytes: int = 5 * 1024 * 1024
+    max_attachments: int = 9
     rpc_timeout_seconds: float = 10.0
     max_workers: int = 10
     db_pool_size: int = 10

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from services.common.contracts import CATEGORIES, GRADES
 from services.intake.lifecycle import ACTION_LABELS, COMMUNICATION_KINDS, OUTCOMES
 
+KIND_LABELS = {"photo": "图片", "voice": "语音"}
 LEVEL_LABELS = {"satisfied": "满意", "basically": "基本满意", "dissatisfied": "不满意"}
 
 CHANNEL_LABELS = {"app": "智慧山工院APP", "wechat": "微信公众号", "hotline": "24小时热线",

@@ -155,6 +155,17 @@ ACTION_SCHEMAS = {
 }
 
 
+class AttachmentSchema(Schema):
+    """A stored photo or voice message, as the gateway describes it to intake."""
+    class Meta:
+        unknown = RAISE
+
+    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+    media_type = fields.String(required=True, validate=validate.Length(max=64))
+    kind = fields.String(required=True, validate=validate.OneOf(["photo", "voice"]))
+    size = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
 class ComplaintSchema(Schema):
     id = fields.String()
     number = fields.String()

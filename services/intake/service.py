@@ -6,7 +6,9 @@ write through the unit of work with the outgoing events, dump the answer.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
+from datetime import timedelta
 
 from marshmallow import ValidationError
 from nameko.extensions import DependencyProvider
@@ -25,12 +27,13 @@ from services.common.settings import Settings, SettingsProvider
 from services.intake import domain
 from services.intake.access import CaseFacts, Viewer, may_act, may_read, sees_identity
 from services.intake.lifecycle import Case, Communication, Refused, Status
-from services.intake.models import (AuditEntry, CaseLink, CommunicationRecord, Complaint,
-                                    DailyCounter, TimelineEntry)
-from services.intake.schemas import (ACTION_SCHEMAS, CaseListQuerySchema, CaseSummarySchema,
+from services.intake.models import (Attachment, AuditEntry, CaseLink, CommunicationRecord,
+                                    Complaint, DailyCounter, TimelineEntry)
+from services.intake.schemas import (ACTION_SCHEMAS, AttachmentSchema, CaseListQuerySchema, CaseSummarySchema,
                                      ComplainantSchema, ComplaintSchema, FileComplaintSchema,
                                      FiledSchema)
 from services.intake.screening import ScreeningRules
+from services.intake.similarity import SimilarityIndex, is_probable_duplicate
 
 EXPECTED = (InvalidInput, NotFound, Conflict)
 
@@ -46,6 +49,57 @@ class ScreeningProvider(DependencyProvider):
         return self.rules
 
 
+class SimilarCasesProvider(DependencyProvider):
+    """X3 / R5 举一反三: an in-memory index of the cases received in the last
+    `similar_window_days`, kept current from the database on each query (so every intake
+    replica sees every filing, whichever replica took it)."""
+
+    def setup(self):
+        self.window = timedelta(days=Settings.from_container_config(
+            self.container.config).similar_window_days)
+        self.index = SimilarityIndex()
+        self.loaded_until = None
+        self.lock = threading.Lock()
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def similar_to(self, session, complaint, now, limit=5) -> list[dict]:
+        with self.lock:
+            self._catch_up(session, now)
+        matches = self.index.similar(f"{complaint.title or ''} {complaint.content}",
+                                     limit=limit, exclude=(complaint.id,))
+        if not matches:
+            return []
+        found = {c.id: c for c in session.execute(select(Complaint).where(
+            Complaint.id.in_([m.case_id for m in matches]))).scalars()}
+        return [{"id": m.case_id, "number": found[m.case_id].number,
+                 "status": found[m.case_id].status, "score": round(m.score, 3),
+                 "probable_duplicate": is_probable_duplicate(m.score)}
+                for m in matches if m.case_id in found]
+
+    # A filing's received_at is taken before its commit: look back a little past the last
+    # loaded case so one that committed late is not skipped (known ids are not re-indexed).
+    OVERLAP = timedelta(minutes=2)
+
+    def _catch_up(self, session, now):
+        since = self.loaded_until - self.OVERLAP if self.loaded_until else now - self.window
+        rows = session.execute(select(Complaint.id, Complaint.title, Complaint.content,
+                                      Complaint.category, Complaint.received_at)
+                               .where(Complaint.received_at > since,
+                                      Complaint.status != Status.MERGED)
+                               .order_by(Complaint.received_at)).all()
+        for row in rows:
+            if row.id not in self.index:
+                self.index.add(row.id, f"{row.title or ''} {row.content}", row.category,
+                               row.received_at)
+        if rows:
+            self.loaded_until = rows[-1].received_at
+        elif self.loaded_until is None:
+            self.loaded_until = since
+        self.index.prune(now - self.window)
+
+
 class IntakeService(HealthMixin):
     name = "intake"
 
@@ -54,6 +108,7 @@ class IntakeService(HealthMixin):
     log_context = LogContext()
     settings = SettingsProvider()
     screening = ScreeningProvider()
+    similar = SimilarCasesProvider()
 
     # ------------------------------------------------------------------ filing
     @rpc(expected_exceptions=EXPECTED)
@@ -146,11 +201,59 @@ class IntakeService(HealthMixin):
                 for c in session.execute(select(CommunicationRecord).where(
                     CommunicationRecord.complaint_id == complaint.id)
                     .order_by(CommunicationRecord.at)).scalars()]
+            view["attachments"] = [
+                {"sha256": a.sha256, "media_type": a.media_type, "kind": a.kind, "size": a.size}
+                for a in session.execute(select(Attachment).where(
+                    Attachment.complaint_id == complaint.id).order_by(Attachment.added_at))
+                .scalars()]
             if viewer.is_staff:
                 view["links"] = [{"other_id": link.other_id, "kind": link.kind}
                                  for link in session.execute(select(CaseLink).where(
                                      CaseLink.complaint_id == complaint.id)).scalars()]
+                view["similar"] = self.similar.similar_to(session, complaint, self.clock.now())
             return _hide_identity(view, complaint, viewer)
+
+    # ------------------------------------------------------------------ attachments
+    @rpc(expected_exceptions=EXPECTED)
+    def add_attachment(self, complaint_id, viewer, attachment):
+        """X4: record a photo or voice message the gateway has stored (by its SHA-256) on a
+        case the viewer may read; the bytes themselves never cross the bus."""
+        viewer = _viewer(viewer)
+        try:
+            attachment = AttachmentSchema().load(attachment)
+        except ValidationError as exc:
+            raise InvalidInput(exc.messages)
+        now = self.clock.now()
+        with self.db.unit_of_work() as uow:
+            complaint = _locked(uow.session, complaint_id)
+            if complaint is None or not may_read(viewer, _facts(complaint)):
+                raise NotFound(f"complaint {complaint_id} not found")
+            if uow.session.get(Attachment, (complaint.id, attachment["sha256"])) is None:
+                count = uow.session.execute(select(func.count()).where(
+                    Attachment.complaint_id == complaint.id)).scalar()
+                if count >= self.settings.max_attachments:
+                    raise Conflict({"code": "too_many",
+                                    "message": f"每条诉求最多 {self.settings.max_attachments} 个附件"})
+                uow.session.add(Attachment(complaint_id=complaint.id, added_by=viewer.id,
+                                           added_at=now, **attachment))
+                _append(uow.session, complaint.id, domain.TimelineLine(
+                    "attachment", f"添加{domain.KIND_LABELS[attachment['kind']]}附件",
+                    viewer.name or viewer.id), now)
+                _audit(uow, complaint.id, viewer.id, viewer.main_role(), "attach",
+                       {"attachment": [None, attachment["sha256"]]})
+        return attachment
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_attachment(self, complaint_id, sha256, viewer):
+        """The attachment's description if the viewer may read the case it belongs to."""
+        viewer = _viewer(viewer)
+        with self.db.session() as session:
+            _readable(session, complaint_id, viewer)
+            found = session.get(Attachment, (str(complaint_id), str(sha256)))
+            if found is None:
+                raise NotFound("attachment not found")
+            return {"sha256": found.sha256, "media_type": found.media_type, "kind": found.kind,
+                    "size": found.size}
 
     @rpc(expected_exceptions=EXPECTED)
     def list_cases(self, viewer, query=None):

@@ -262,3 +262,66 @@ def test_every_role_against_every_read_and_action_endpoint(app):
     # nothing the refused requests tried has changed the case
     assert app.case("office", case_id)["status"] in ("assigned", "signed", "in_progress",
                                                      "replied", "returned", "screened_out")
+
+
+# ------------------------------------------------------------- X3 similar cases and merging
+def test_similar_cases_are_shown_and_a_merged_duplicate_loses_nothing(app):
+    first = app.file()
+    second = app.file(who="stranger", content="学生公寓3号楼的热水已经停了两天了,洗澡很不方便")
+    app.wait_status(first, "assigned")
+    app.wait_status(second, "assigned")
+    similar = app.case("office", first)["similar"]
+    assert similar and similar[0]["id"] == second and similar[0]["score"] >= 0.5
+    app.act("office", first, "link", other_id=second)
+    assert {"other_id": first, "kind": "similar"} in app.case("office", second)["links"]
+
+    merged = app.act("office", second, "merge", into=first)
+    assert merged["status"] == "merged" and merged["merged_into"] == first
+    app.handle_and_reply(first)
+
+    def both_told():
+        rows = app.system.query("notify", "SELECT recipient_id FROM notifications WHERE "
+                                          "complaint_id = :id AND template = 'complaint_replied'",
+                                id=first)
+        return sorted(r for (r,) in rows) if len(rows) == 2 else None
+    assert wait_until(both_told) == ["s-2023001", "s-2023999"]
+    # the merged case's complainant rates too (counted), the filer's rating decides
+    wait_until(lambda: app.post("stranger", f"/api/v1/complaints/{first}/rating",
+                                {"level": "basically"}).status_code == 201,
+               message="the co-complainant may rate")
+    assert app.rate(first, "satisfied")["decision"] == "close"
+    app.wait_status(first, "closed")
+
+
+# ------------------------------------------------------------------------ X4 attachments
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64
+AMR = b"#!AMR\n" + b"\x3c" * 64
+
+
+def _upload(app, who, case_id, data, name="photo.jpg"):
+    return requests.post(f"{app.url}/api/v1/complaints/{case_id}/attachments", data=data,
+                         headers={**app._headers(who), "Content-Type": "application/octet-stream",
+                                  "X-Filename": name}, timeout=30)
+
+
+def test_photos_and_voice_are_attached_and_checked(app):
+    case_id = app.file()
+    photo = _upload(app, "student", case_id, JPEG)
+    assert photo.status_code == 201, photo.text
+    assert photo.json()["media_type"] == "image/jpeg" and photo.json()["kind"] == "photo"
+    voice = _upload(app, "student", case_id, AMR, "voice.amr")
+    assert voice.status_code == 201 and voice.json()["kind"] == "voice"
+    # the same photo again is the same attachment (content-addressed)
+    assert _upload(app, "student", case_id, JPEG).status_code == 201
+    body = app.case("student", case_id)
+    assert sorted(a["kind"] for a in body["attachments"]) == ["photo", "voice"]
+    fetched = app.get("student", photo.json()["url"])
+    assert fetched.status_code == 200 and fetched.content == JPEG
+    assert fetched.headers["Content-Type"] == "image/jpeg"
+    # a page named .jpg is not a photo; a stranger can neither attach nor read
+    fake = _upload(app, "student", case_id, b"<html><script>alert(1)</script></html>")
+    assert fake.status_code == 415 and fake.json()["error"]["code"] == "unsupported_type"
+    assert _upload(app, "stranger", case_id, JPEG).status_code == 404
+    assert app.get("stranger", photo.json()["url"]).status_code == 404
+    too_big = _upload(app, "student", case_id, b"\xff\xd8\xff" + b"\x00" * (11 * 1024 * 1024))
+    assert too_big.status_code == 413
