@@ -37,16 +37,22 @@ class SlaService(HealthMixin):
     @event_handler("routing", "complaint_assigned")
     def on_complaint_assigned(self, payload):
         event = load_event("complaint_assigned", payload)
-        # The clock runs from receipt, not from assignment: routing's delay is the school's.
-        starts_at = event["received_at"]
+        # The first round's clock runs from receipt, not from assignment: routing's delay is
+        # the school's. A redo or a supervised round gets a new time limit from its dispatch.
+        round_ = event["round"]
+        starts_at = event["received_at"] if round_ == 0 else event["occurred_at"]
         due_at = self.policy.due(event["grade"], starts_at)
         with self.db.unit_of_work() as uow:
             if uow.already_applied(event, "sla.on_complaint_assigned"):
                 return
+            if uow.session.execute(select(Deadline.id).where(
+                    Deadline.complaint_id == event["complaint_id"],
+                    Deadline.kind == "resolution", Deadline.round == round_)).first():
+                return  # re-dispatched within its round (退单): the clock does not restart
             uow.session.add(Deadline(
-                complaint_id=event["complaint_id"], kind="resolution", grade=event["grade"],
-                unit_id=event["unit"]["id"], starts_at=starts_at, due_at=due_at,
-                status="pending"))
+                complaint_id=event["complaint_id"], kind="resolution", round=round_,
+                grade=event["grade"], unit_id=event["unit"]["id"], starts_at=starts_at,
+                due_at=due_at, status="pending"))
             uow.emit("deadline_set", event["complaint_id"], grade=event["grade"],
                      starts_at=starts_at, due_at=due_at)
 
@@ -54,5 +60,6 @@ class SlaService(HealthMixin):
     def get_deadlines(self, complaint_id):
         with self.db.session() as session:
             rows = session.execute(select(Deadline).where(
-                Deadline.complaint_id == complaint_id).order_by(Deadline.id)).scalars().all()
+                Deadline.complaint_id == complaint_id)
+                .order_by(Deadline.round, Deadline.id)).scalars().all()
             return DeadlineSchema(many=True).dump(rows)

@@ -1,3 +1,4 @@
+import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -92,7 +93,7 @@ def test_get_deadlines_returns_the_cases_deadlines(service):
     (shown,) = service.get_deadlines(COMPLAINT_ID)
 
     assert shown == {
-        "complaint_id": COMPLAINT_ID, "kind": "resolution", "grade": "complex",
+        "complaint_id": COMPLAINT_ID, "kind": "resolution", "round": 0, "grade": "complex",
         "starts_at": "2026-11-27T07:50:00+00:00",
         "due_at": "2026-12-01T09:30:00+00:00",     # Fri, Mon, Tue 17:30 in Shanghai
         "status": "pending",
@@ -101,3 +102,23 @@ def test_get_deadlines_returns_the_cases_deadlines(service):
 
 def test_get_deadlines_of_an_unknown_case_is_empty(service):
     assert service.get_deadlines("nobody") == []
+
+
+def test_a_redo_round_gets_a_new_deadline_from_its_dispatch(db):
+    from datetime import timedelta
+
+    service = worker_factory(SlaService, db=db, policy=DeadlinePolicy.from_settings(Settings()))
+    first = assigned()
+    service.on_complaint_assigned(first)
+    redispatched_at = datetime.fromisoformat(first["occurred_at"]) + timedelta(days=2)
+    redo = build_event("complaint_assigned", first["complaint_id"], redispatched_at,
+                       number=first["number"], category=first["category"], grade="general",
+                       unit=first["unit"], handler=first["handler"],
+                       received_at=RECEIVED, round=1)
+    service.on_complaint_assigned(redo)
+    service.on_complaint_assigned(dict(redo, event_id=str(uuid.uuid4())))  # 退单 in round 1
+
+    deadlines = service.get_deadlines(first["complaint_id"])
+    assert [d["round"] for d in deadlines] == [0, 1]
+    assert datetime.fromisoformat(deadlines[1]["starts_at"]) == redispatched_at
+    assert len(db.events("deadline_set")) == 2
