@@ -11,6 +11,7 @@ from marshmallow import Schema, fields
 
 from services.intake import schemas as intake
 from services.rating import schemas as rating
+from services.sla import schemas as sla
 
 
 class ErrorBody(Schema):
@@ -83,6 +84,15 @@ OPERATIONS = [
      intake.CommunicationSchema, (201, intake.ComplaintSchema, False), ["staff"]),
     ("post", ACTION_PATH, "Act on a case (see the action parameter; 409 if refused)",
      None, (200, intake.ComplaintSchema, False), ["staff"]),
+    ("get", "/api/v1/staff/cases/{complaint_id}/deadlines",
+     "The case's targets (签收, 办结 per round), their state and extensions", None,
+     (200, sla.DeadlineSchema, True), ["staff"]),
+    ("post", "/api/v1/staff/cases/{complaint_id}/extensions",
+     "Ask for more time, with a reason (X2; the unit's handler or head)",
+     sla.ExtensionRequestSchema, (201, sla.ExtensionSchema, False), ["staff"]),
+    ("post", "/api/v1/staff/cases/{complaint_id}/extensions/{extension_id}/decision",
+     "Approve or refuse an extension (the unit head or the office)",
+     sla.ExtensionDecisionSchema, (200, sla.ExtensionSchema, False), ["staff"]),
     ("get", "/api/v1/staff/cases/{complaint_id}/audit", "The audit trail (office)", None,
      (200, AuditEntrySchema, True), ["staff"]),
     ("get", "/api/v1/staff/units/{unit_id}/figures", "A unit's live figures (R13)", None,
@@ -135,7 +145,7 @@ def openapi_document() -> dict:
                      "responses": {str(status): {"description": "OK",
                                                  "content": _content(response, many)}, **errors}}
         params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-                  for name in ("complaint_id", "unit_id", "action", "sha256")
+                  for name in ("complaint_id", "unit_id", "action", "sha256", "extension_id")
                   if "{" + name + "}" in path]
         if path == ACTION_PATH:
             params[-1]["schema"]["enum"] = sorted(ACTION_BODIES)

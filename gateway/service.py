@@ -39,6 +39,7 @@ class GatewayService:
 
     intake = rpc_proxy("intake")
     rating = rpc_proxy("rating")
+    sla = rpc_proxy("sla")
     settings = SettingsProvider()
     log_context = LogContext()
     attachments = AttachmentStoreProvider()
@@ -161,6 +162,29 @@ class GatewayService:
             raise HttpError(404, "not_found", f"没有操作 {action} (no such action)")
         body = read_json(request) if request.content_length else {}
         return json_response(self.intake.act(complaint_id, action, principal.as_rpc(), body))
+
+    @http("GET", "/api/v1/staff/cases/<string:complaint_id>/deadlines")
+    @api
+    def staff_deadlines(self, request, complaint_id):
+        """Every target of the case (签收 and 办结 per round), its state and its extensions."""
+        principal = self._staff(request)
+        self.intake.get_complaint(complaint_id, principal.as_rpc())  # 404 if not theirs
+        return json_response(self.sla.get_deadlines(complaint_id))
+
+    @http("POST", "/api/v1/staff/cases/<string:complaint_id>/extensions")
+    @api
+    def request_extension(self, request, complaint_id):
+        principal = self._staff(request)
+        return json_response(self.sla.request_extension(complaint_id, principal.as_rpc(),
+                                                        read_json(request)), 201)
+
+    @http("POST", "/api/v1/staff/cases/<string:complaint_id>/extensions/<string:extension_id>"
+                  "/decision")
+    @api
+    def decide_extension(self, request, complaint_id, extension_id):
+        principal = self._staff(request)
+        return json_response(self.sla.decide_extension(complaint_id, extension_id,
+                                                       principal.as_rpc(), read_json(request)))
 
     @http("GET", "/api/v1/staff/cases/<string:complaint_id>/audit")
     @api

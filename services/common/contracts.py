@@ -73,6 +73,7 @@ class ComplaintReceivedV1(Envelope):
     proactive = fields.Boolean(load_default=False)                # R10: filed by unit staff
     reporter_unit = fields.String(allow_none=True, load_default=None)
     screened = fields.Nested("Screening", allow_none=True, load_default=None)  # R4
+    urgent = fields.Boolean(load_default=False)                   # R7 轻重缓急
 
 
 class Screening(ContractSchema):
@@ -93,12 +94,49 @@ class ComplaintAssignedV1(Envelope):
     disputed = fields.Boolean(load_default=False)
     assisting_units = fields.List(fields.Nested(Person), load_default=list)
     round = fields.Integer(load_default=0)
+    # Who the SLA ladder reaches (R12): the unit head and the category's supervising leader.
+    unit_head = fields.Nested(Person, allow_none=True, load_default=None)
+    leader = fields.Nested(Person, allow_none=True, load_default=None)
 
 
 class DeadlineSetV1(Envelope):
     grade = fields.String(required=True, validate=validate.OneOf(GRADES))
     starts_at = fields.AwareDateTime(required=True)
     due_at = fields.AwareDateTime(required=True)
+    # Added within v1 (optional): which target, which round, and whether an extension set it.
+    target = fields.String(load_default="resolution",
+                           validate=validate.OneOf(["resolution", "response"]))
+    round = fields.Integer(load_default=0)
+    extended = fields.Boolean(load_default=False)
+    reason = fields.String(allow_none=True, load_default=None)
+
+
+class SlaAlertV1(Envelope):
+    """R12: 预警 (warning), 催办 (urge), overdue, or a step up the escalation ladder."""
+    number = fields.String(allow_none=True, load_default=None)
+    target = fields.String(required=True, validate=validate.OneOf(["resolution", "response"]))
+    alert = fields.String(required=True,
+                          validate=validate.OneOf(["warning", "urge", "overdue", "escalate"]))
+    level = fields.String(required=True,
+                          validate=validate.OneOf(["handler", "head", "office", "leader"]))
+    recipient = fields.Nested(Person, allow_none=True, load_default=None)
+    due_at = fields.AwareDateTime(required=True)
+    round = fields.Integer(load_default=0)
+
+
+class ExtensionV1(Envelope):
+    """X2: an extension asked for (extension_requested) or decided (extension_decided)."""
+    extension_id = fields.String(required=True)
+    status = fields.String(required=True,
+                           validate=validate.OneOf(["requested", "approved", "refused"]))
+    reason = fields.String(required=True)
+    old_due_at = fields.AwareDateTime(required=True)
+    new_due_at = fields.AwareDateTime(required=True)
+    number = fields.String(allow_none=True, load_default=None)
+    requested_by = fields.Nested(Person, required=True)
+    decided_by = fields.Nested(Person, allow_none=True, load_default=None)
+    note = fields.String(allow_none=True, load_default=None)
+    unit_head = fields.Nested(Person, allow_none=True, load_default=None)
 
 
 class NotificationSentV1(Envelope):
@@ -164,6 +202,9 @@ EVENTS: dict[tuple[str, int], type[Envelope]] = {
     ("dispatch_requested", 1): DispatchRequestedV1,
     ("complaint_rated", 1): ComplaintRatedV1,
     ("supervisor_assigned", 1): SupervisorAssignedV1,
+    ("sla_alert", 1): SlaAlertV1,
+    ("extension_requested", 1): ExtensionV1,
+    ("extension_decided", 1): ExtensionV1,
 }
 
 # Which service publishes which event type (the nameko exchange is `<source>.events`).
@@ -176,6 +217,9 @@ SOURCES = {
     "dispatch_requested": "intake",
     "complaint_rated": "rating",
     "supervisor_assigned": "routing",
+    "sla_alert": "sla",
+    "extension_requested": "sla",
+    "extension_decided": "sla",
 }
 
 

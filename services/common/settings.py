@@ -60,6 +60,19 @@ class Settings:
     same_day_cutoff: str = "16:00"
     grade_simple_hours: float = 2.0
     grade_complex_days: int = 3
+    # SLA engine (R12, X2): response limits per grade (minutes of working time: simple,
+    # general, complex), warning and urging points, the escalation ladder after the deadline.
+    sla_response_minutes: tuple = (30, 120, 240)
+    sla_urgent_grade: str = "simple"
+    sla_warning_share: float = 0.75
+    sla_warning_lead_minutes: float = 60
+    sla_urge_head_share: float = 0.9
+    sla_escalation_minutes: tuple = (60, 240, 480)
+    sla_demo_seconds: float = 0
+    sla_batch_size: int = 500
+    calendar_file: str = "config/calendar.yaml"
+    vacations_are_holidays: bool = False
+    clock_offset_file: str = ""
     complaint_number_prefix: str = "JS"
     log_level: str = "INFO"
     log_json: bool = True

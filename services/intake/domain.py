@@ -68,3 +68,39 @@ def screened_line(reply: str) -> TimelineLine:
 def communication_line(kind: str, with_whom: str, summary: str, actor: str) -> TimelineLine:
     return TimelineLine("communicate", f"{COMMUNICATION_KINDS[kind]}({with_whom}):{summary}",
                         actor)
+
+
+SLA_STATES = ("normal", "warning", "overdue")
+ALERT_LABELS = {"warning": "预警", "urge": "催办", "overdue": "已超期", "escalate": "超期升级"}
+LEVEL_TITLES = {"handler": "承办人", "head": "单位负责人", "office": "接诉即办工作办公室",
+                "leader": "分管校领导"}
+TARGET_LABELS = {"resolution": "办结时限", "response": "签收时限"}
+
+
+def sla_state_after(current: str, alert: str) -> str:
+    """The case's SLA state only gets worse until a new deadline (an extension) resets it."""
+    wanted = {"warning": "warning", "urge": "warning", "overdue": "overdue",
+              "escalate": "overdue"}[alert]
+    return max(current or "normal", wanted, key=SLA_STATES.index)
+
+
+def alert_line(event: dict) -> TimelineLine:
+    who = (event.get("recipient") or {}).get("name") or LEVEL_TITLES[event["level"]]
+    return TimelineLine(f"sla_{event['alert']}",
+                        f"{TARGET_LABELS[event['target']]}{ALERT_LABELS[event['alert']]},"
+                        f"已通知{LEVEL_TITLES[event['level']]} {who}", "sla")
+
+
+def extension_line(due_at: datetime, reason: str | None, tz: str) -> TimelineLine:
+    return TimelineLine("deadline_extended",
+                        f"办理时限延长至 {format_local(due_at, tz)}(原因:{reason or '—'})", "sla")
+
+
+def extension_request_line(event: dict, tz: str) -> TimelineLine:
+    new_due = format_local(event["new_due_at"], tz)
+    if event["status"] == "requested":
+        return TimelineLine("extension_requested",
+                            f"申请延期至 {new_due}:{event['reason']}", "sla")
+    verdict = "同意" if event["status"] == "approved" else "不同意"
+    note = f"({event['note']})" if event.get("note") else ""
+    return TimelineLine("extension_decided", f"{verdict}延期至 {new_due}{note}", "sla")

@@ -30,6 +30,9 @@ class Complaint(Base):
     location: Mapped[str | None] = mapped_column(sa.String(200))
     contact_phone: Mapped[str | None] = mapped_column(sa.String(32))
     anonymous: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    urgent: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    sla_state: Mapped[str] = mapped_column(sa.String(16), default="normal")  # |warning|overdue
+    response_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     complainant_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     complainant_name: Mapped[str | None] = mapped_column(sa.String(100))
     # The client's Idempotency-Key, or one the gateway made for the request.

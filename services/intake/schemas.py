@@ -30,6 +30,8 @@ class FileComplaintSchema(Schema):
     location = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     anonymous = fields.Boolean(load_default=False,
                                metadata={"description": "hide the complainant from the unit"})
+    urgent = fields.Boolean(load_default=False,
+                            metadata={"description": "urgent matters get the shortest limit"})
 
 
 class ComplainantSchema(Schema):
@@ -85,6 +87,8 @@ class CaseSummarySchema(Schema):
     handler_name = fields.String(allow_none=True)
     received_at = fields.AwareDateTime()
     deadline = fields.AwareDateTime(attribute="due_at", allow_none=True)
+    sla_state = fields.String()
+    urgent = fields.Boolean()
 
 
 class CaseListQuerySchema(Schema):
@@ -200,6 +204,9 @@ class ComplaintSchema(Schema):
                                  if c.supervisor_id else None)
     merged_into = fields.String(allow_none=True)
     last_rating = fields.String(allow_none=True)
+    urgent = fields.Boolean()
+    sla_state = fields.String()
+    response_deadline = fields.AwareDateTime(attribute="response_due_at", allow_none=True)
     timeline = fields.List(fields.Nested(TimelineEntrySchema))
 
     def _unit(self, complaint):

@@ -194,7 +194,8 @@ class IntakeService(HealthMixin):
         viewer = _viewer(viewer)
         with self.db.session() as session:
             complaint = _readable(session, complaint_id, viewer)
-            view = ComplaintSchema().dump(complaint)
+            view = _with_time_left(ComplaintSchema().dump(complaint), complaint,
+                                   self.clock.now())
             view["communications"] = [
                 {"kind": c.kind, "at": c.at.isoformat(), "with_whom": c.with_whom,
                  "summary": c.summary, "round": c.round}
@@ -287,7 +288,9 @@ class IntakeService(HealthMixin):
         statement = statement.order_by(order).limit(query["limit"]).offset(query["offset"])
         with self.db.session() as session:
             rows = session.execute(statement).scalars().all()
-            return [_hide_identity(CaseSummarySchema().dump(c), c, viewer) for c in rows]
+            now = self.clock.now()
+            return [_hide_identity(_with_time_left(CaseSummarySchema().dump(c), c, now), c,
+                                   viewer) for c in rows]
 
     @rpc(expected_exceptions=EXPECTED)
     def unit_figures(self, unit_id, viewer):
@@ -507,11 +510,51 @@ class IntakeService(HealthMixin):
             if uow.already_applied(event, "intake.on_deadline_set"):
                 return
             complaint = _locked_or_fail(uow.session, event["complaint_id"])
+            if event["target"] == "response":
+                complaint.response_due_at = event["due_at"]
+                return
             complaint.due_at = event["due_at"]
             if complaint.first_due_at is None:
                 complaint.first_due_at = event["due_at"]
-            line = domain.deadline_line(event["grade"], event["due_at"], self.settings.timezone)
+            if event["extended"]:
+                complaint.sla_state = "normal"
+                line = domain.extension_line(event["due_at"], event["reason"],
+                                             self.settings.timezone)
+            else:
+                line = domain.deadline_line(event["grade"], event["due_at"],
+                                            self.settings.timezone)
             _append(uow.session, complaint.id, line, event["occurred_at"], event["event_id"])
+
+    @event_handler("sla", "sla_alert")
+    def on_sla_alert(self, payload):
+        """R12: warnings, urging and escalation show on the case; its SLA state follows."""
+        event = load_event("sla_alert", payload)
+        with self.db.unit_of_work() as uow:
+            if uow.already_applied(event, "intake.on_sla_alert"):
+                return
+            complaint = _locked_or_fail(uow.session, event["complaint_id"])
+            if event["target"] == "resolution" and complaint.status in Status.OPEN:
+                state = domain.sla_state_after(complaint.sla_state, event["alert"])
+                complaint.sla_state = state
+            _append(uow.session, complaint.id, domain.alert_line(event), event["occurred_at"],
+                    event["event_id"])
+
+    @event_handler("sla", "extension_requested")
+    def on_extension_requested(self, payload):
+        self._extension_line(load_event("extension_requested", payload))
+
+    @event_handler("sla", "extension_decided")
+    def on_extension_decided(self, payload):
+        self._extension_line(load_event("extension_decided", payload))
+
+    def _extension_line(self, event):
+        with self.db.unit_of_work() as uow:
+            if uow.already_applied(event, f"intake.on_{event['event_type']}"):
+                return
+            _locked_or_fail(uow.session, event["complaint_id"])
+            _append(uow.session, event["complaint_id"],
+                    domain.extension_request_line(event, self.settings.timezone),
+                    event["occurred_at"], event["event_id"])
 
     @event_handler("rating", "complaint_rated")
     def on_complaint_rated(self, payload):
@@ -573,6 +616,14 @@ def _complainants(session, complaint: Complaint) -> list[dict]:
     people = [{"id": complaint.complainant_id, "name": complaint.complainant_name}]
     people += [{"id": cid, "name": name} for cid, name in merged]
     return people
+
+
+def _with_time_left(view: dict, complaint: Complaint, now) -> dict:
+    """Seconds to the deadline (negative when overdue) while the case is being handled."""
+    open_ = complaint.status in Status.OPEN and complaint.status != Status.REPLIED
+    view["time_left_seconds"] = int((complaint.due_at - now).total_seconds()) \
+        if complaint.due_at and open_ else None
+    return view
 
 
 def _hide_identity(view: dict, complaint: Complaint, viewer: Viewer) -> dict:

@@ -6,6 +6,13 @@ from dataclasses import dataclass
 from services.common.contracts import CATEGORIES
 
 TEMPLATES = {
+    "sla_warning": "【预警】诉求 {number} 将于 {due} 到期,请抓紧办理。",
+    "sla_urge": "【催办】诉求 {number} 将于 {due} 到期,请督促承办人按时办结。",
+    "sla_overdue": "【超期】诉求 {number} 已超过{target}({due}),请立即办理并电话沟通诉求人。",
+    "sla_escalate": "【超期升级】诉求 {number} 已超过{target}({due})仍未办结,请督办。",
+    "extension_requested": "【延期申请】诉求 {number} 申请延期至 {new_due}:{reason},请审批。",
+    "extension_approved": "您的诉求 {number} 办理时限已延长至 {new_due},原因:{reason}。",
+    "extension_refused": "诉求 {number} 的延期申请未获同意,请按原时限 {old_due} 办结。",
     "complaint_screened_out": "您的诉求(编号 {number})不属于本平台受理范围。{reply}",
     "complaint_replied": "您的诉求 {number} 已由{unit}答复:{note}。请对办理结果进行评价。",
     "complaint_closed": "您的诉求 {number} 已办结,感谢您的评价与监督。",
@@ -101,3 +108,44 @@ def supervision_notice(event: dict) -> Message:
     return Message("leader", leader["id"], leader.get("name"), "app", "supervision_to_leader",
                    render("supervision_to_leader", number=event["number"],
                           category_label=CATEGORIES[event["category"]]))
+
+
+def _local(moment, tz="Asia/Shanghai") -> str:
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo(tz)).strftime("%m-%d %H:%M")
+
+
+TARGETS = {"resolution": "办结时限", "response": "签收时限"}
+
+
+def sla_alert_message(event: dict) -> Message | None:
+    """R12: the warning, urging, overdue and escalation notices, to the ladder's person."""
+    recipient = event.get("recipient")
+    if not recipient:
+        return None
+    template = f"sla_{event['alert']}"
+    return Message(event["level"], recipient["id"], recipient.get("name"), "app", template,
+                   render(template, number=event.get("number") or event["complaint_id"],
+                          due=_local(event["due_at"]), target=TARGETS[event["target"]]))
+
+
+def extension_messages(event: dict, contact) -> list[Message]:
+    values = dict(number=event.get("number") or event["complaint_id"],
+                  new_due=_local(event["new_due_at"]), old_due=_local(event["old_due_at"]),
+                  reason=event["reason"])
+    if event["event_type"] == "extension_requested":
+        head = event.get("unit_head")
+        return [Message("head", head["id"], head.get("name"), "app", "extension_requested",
+                        render("extension_requested", **values))] if head else []
+    requester = event["requested_by"]
+    if event["status"] == "refused":
+        return [Message("handler", requester["id"], requester.get("name"), "app",
+                        "extension_refused", render("extension_refused", **values))]
+    messages = [Message("handler", requester["id"], requester.get("name"), "app",
+                        "extension_approved", render("extension_approved", **values))]
+    if contact is not None:  # X2: the complainant sees the clock move, and why
+        messages.append(Message("complainant", contact.complainant_id, contact.complainant_name,
+                                REPLY_CHANNEL.get(contact.channel, "app"), "extension_approved",
+                                render("extension_approved", **values)))
+    return messages

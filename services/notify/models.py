@@ -42,4 +42,15 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(sa.Text)
 
 
+class CaseContact(Base):
+    """Who filed a case and how they hear from us, kept from complaint_received, so that
+    notices caused by other services' events (an extension) reach the complainant."""
+    __tablename__ = "case_contacts"
+
+    complaint_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    complainant_id: Mapped[str] = mapped_column(sa.String(64))
+    complainant_name: Mapped[str | None] = mapped_column(sa.String(100))
+    channel: Mapped[str] = mapped_column(sa.String(16))
+
+
 metadata = Base.metadata

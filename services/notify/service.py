@@ -17,7 +17,7 @@ from services.common.health import HealthMixin
 from services.common.logs import LogContext
 from services.common.settings import Settings, SettingsProvider
 from services.notify import domain
-from services.notify.models import Notification
+from services.notify.models import CaseContact, Notification
 from services.notify.schemas import NotificationSchema
 from services.notify.senders import sender_named
 
@@ -48,7 +48,33 @@ class NotifyService(HealthMixin):
         event = load_event("complaint_received", payload)
         message = domain.screening_reply(event) if event["screened"] \
             else domain.acknowledgement(event)
-        self._record_and_send(event, "notify.on_complaint_received", [message])
+        self._record_and_send(event, "notify.on_complaint_received", [message],
+                              contact=CaseContact(
+                                  complaint_id=event["complaint_id"],
+                                  complainant_id=event["complainant"]["id"],
+                                  complainant_name=event["complainant"].get("name"),
+                                  channel=event["channel"]))
+
+    @event_handler("sla", "sla_alert")
+    def on_sla_alert(self, payload):
+        event = load_event("sla_alert", payload)
+        message = domain.sla_alert_message(event)
+        if message is not None:
+            self._record_and_send(event, "notify.on_sla_alert", [message])
+
+    @event_handler("sla", "extension_requested")
+    def on_extension_requested(self, payload):
+        event = load_event("extension_requested", payload)
+        self._record_and_send(event, "notify.on_extension_requested",
+                              domain.extension_messages(event, None))
+
+    @event_handler("sla", "extension_decided")
+    def on_extension_decided(self, payload):
+        event = load_event("extension_decided", payload)
+        with self.db.session() as session:
+            contact = session.get(CaseContact, event["complaint_id"])
+            messages = domain.extension_messages(event, contact)
+        self._record_and_send(event, "notify.on_extension_decided", messages)
 
     @event_handler("intake", "complaint_transitioned")
     def on_complaint_transitioned(self, payload):
@@ -91,11 +117,13 @@ class NotifyService(HealthMixin):
             return NotificationSchema(many=True).dump(rows)
 
     # ------------------------------------------------------------------------------------
-    def _record_and_send(self, event, consumer, messages):
+    def _record_and_send(self, event, consumer, messages, contact=None):
         recorded = []  # stays empty when this delivery turns out to be a duplicate
         with self.db.unit_of_work() as uow:
             if uow.already_applied(event, consumer):
                 return
+            if contact is not None:
+                uow.session.merge(contact)
             recorded = [Notification(
                 id=str(uuid.uuid4()), complaint_id=event["complaint_id"],
                 event_id=event["event_id"], status="pending", attempts=0,

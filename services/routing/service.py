@@ -47,7 +47,7 @@ class RoutingService(HealthMixin):
             if uow.already_applied(event, "routing.on_complaint_received"):
                 return
             self._assign(uow, event, content=event["content"], college=event["college"],
-                         received_at=event["occurred_at"], round_=0)
+                         received_at=event["occurred_at"], round_=0, urgent=event["urgent"])
 
     @event_handler("intake", "dispatch_requested")
     def on_dispatch_requested(self, payload):
@@ -80,7 +80,7 @@ class RoutingService(HealthMixin):
                          leader={"id": leader.id, "name": leader.name})
 
     def _assign(self, uow, event, *, received_at, round_, content="", college=None,
-                unit_id=None):
+                unit_id=None, urgent=False):
         category = event["category"]
         load = dict(uow.session.execute(
             select(Assignment.handler_id, func.count())
@@ -89,7 +89,10 @@ class RoutingService(HealthMixin):
         weekday = now.astimezone(ZoneInfo(self.settings.timezone)).weekday()
         decision = self.directory.decide(category, load, content=content, college=college,
                                          weekday=weekday, unit_id=unit_id)
-        values = dict(category=category, grade=decision.grade, unit_id=decision.unit.id,
+        # R7 轻重缓急: an urgent matter gets the shortest limit whatever its category.
+        grade = self.settings.sla_urgent_grade if urgent else decision.grade
+        leader = self.directory.leader_for(category)
+        values = dict(category=category, grade=grade, unit_id=decision.unit.id,
                       handler_id=decision.handler.id, assigned_at=now, open=True)
         existing = uow.session.get(Assignment, event["complaint_id"])
         if existing is None:
@@ -98,8 +101,10 @@ class RoutingService(HealthMixin):
             for key, value in values.items():
                 setattr(existing, key, value)
         uow.emit("complaint_assigned", event["complaint_id"], number=event["number"],
-                 category=category, grade=decision.grade,
+                 category=category, grade=grade,
                  unit={"id": decision.unit.id, "name": decision.unit.name},
+                 unit_head={"id": decision.unit.head.id, "name": decision.unit.head.name},
+                 leader={"id": leader.id, "name": leader.name} if leader else None,
                  handler={"id": decision.handler.id, "name": decision.handler.name},
                  received_at=received_at, disputed=decision.disputed, round=round_,
                  assisting_units=[{"id": u.id, "name": u.name} for u in decision.assisting])

@@ -65,6 +65,22 @@ class WorkingCalendar:
             day = self.next_working_day(day)
         return self.end_of(day)
 
+    def working_time_between(self, start: datetime, end: datetime) -> timedelta:
+        """How much working time lies between two moments (zero if end is not after start)."""
+        total = timedelta()
+        cursor = self.local(start)
+        end = self.local(end)
+        while cursor < end:
+            day = cursor.date()
+            if self.is_working_day(day):
+                opens = datetime.combine(day, self.start, self.zone)
+                closes = datetime.combine(day, self.end, self.zone)
+                begin, finish = max(cursor, opens), min(end, closes)
+                if finish > begin:
+                    total += finish - begin
+            cursor = datetime.combine(day + timedelta(days=1), time(0), self.zone)
+        return total
+
     def add_working_time(self, starts_at: datetime, amount: timedelta) -> datetime:
         """`amount` of working time after `starts_at`, skipping nights, weekends and holidays."""
         local = self.local(starts_at)

@@ -33,7 +33,53 @@ class Deadline(Base):
     unit_id: Mapped[str] = mapped_column(sa.String(64))
     starts_at: Mapped[datetime] = mapped_column(UtcDateTime())
     due_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")  # pending|met|cancelled
+    state: Mapped[str] = mapped_column(sa.String(16), default="normal")  # normal|warning|overdue
+    number: Mapped[str | None] = mapped_column(sa.String(32))
+    category: Mapped[str | None] = mapped_column(sa.String(32))
+    # Who hears of it when it runs late (R12): the ladder's people, from the assignment.
+    recipients: Mapped[str | None] = mapped_column(sa.Text)  # JSON {level: {id, name}}
+    met_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class Timer(Base):
+    """One moment the SLA must speak up (warning, urging, overdue, an escalation step).
+    Fired by whichever replica claims it first (FOR UPDATE SKIP LOCKED); cost per poll grows
+    with the number due, not the number pending (partial index on due_at)."""
+    __tablename__ = "timers"
+    __table_args__ = (
+        sa.Index("ix_timers_pending_due", "due_at",
+                 postgresql_where=sa.text("status = 'pending'"),
+                 sqlite_where=sa.text("status = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    deadline_id: Mapped[int] = mapped_column(sa.ForeignKey("deadlines.id"), index=True)
+    complaint_id: Mapped[str] = mapped_column(sa.String(36))
+    kind: Mapped[str] = mapped_column(sa.String(16))    # warning | urge | overdue | escalate
+    level: Mapped[str] = mapped_column(sa.String(16))   # handler | head | office | leader
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")  # |fired|cancelled
+    fired_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class Extension(Base):
+    """X2: a handler asks for more time with a reason; the head or the office decides."""
+    __tablename__ = "extensions"
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    deadline_id: Mapped[int] = mapped_column(sa.ForeignKey("deadlines.id"), index=True)
+    complaint_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    requested_by: Mapped[str] = mapped_column(sa.String(64))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    reason: Mapped[str] = mapped_column(sa.Text)
+    old_due_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    new_due_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(sa.String(16))  # requested | approved | refused
+    decided_by: Mapped[str | None] = mapped_column(sa.String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    note: Mapped[str | None] = mapped_column(sa.Text)
 
 
 metadata = Base.metadata

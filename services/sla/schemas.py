@@ -1,5 +1,5 @@
-"""What crosses the wire from the SLA service."""
-from marshmallow import Schema, fields
+"""What crosses the wire to and from the SLA service."""
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 
 class DeadlineSchema(Schema):
@@ -10,3 +10,44 @@ class DeadlineSchema(Schema):
     starts_at = fields.AwareDateTime()
     due_at = fields.AwareDateTime()
     status = fields.String()
+    state = fields.String()
+
+
+class ViewerSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True)
+    name = fields.String(load_default=None, allow_none=True)
+    roles = fields.List(fields.String(), load_default=list)
+    unit = fields.String(load_default=None, allow_none=True)
+
+
+class ExtensionRequestSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=1000))
+    new_due_at = fields.AwareDateTime(required=True)
+
+
+class ExtensionDecisionSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    approve = fields.Boolean(required=True)
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+
+
+class ExtensionSchema(Schema):
+    id = fields.String()
+    complaint_id = fields.String()
+    status = fields.String()
+    reason = fields.String()
+    old_due_at = fields.AwareDateTime()
+    new_due_at = fields.AwareDateTime()
+    requested_by = fields.String()
+    requested_at = fields.AwareDateTime()
+    decided_by = fields.String(allow_none=True)
+    decided_at = fields.AwareDateTime(allow_none=True)
+    note = fields.String(allow_none=True)

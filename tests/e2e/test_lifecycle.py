@@ -148,8 +148,10 @@ def test_dissatisfied_twice_goes_to_redo_then_supervision_and_closes(app):
     assert closed["instruction"].startswith("请后勤管理处")
     # the redo and the supervised round each got a time limit of their own
     rounds = wait_until(lambda: sorted(r for (r,) in app.system.query(
-        "sla", "SELECT round FROM deadlines WHERE complaint_id = :id", id=case_id))
-        if len(app.system.query("sla", "SELECT id FROM deadlines WHERE complaint_id = :id",
+        "sla", "SELECT round FROM deadlines WHERE complaint_id = :id AND kind = 'resolution'",
+        id=case_id))
+        if len(app.system.query("sla", "SELECT id FROM deadlines WHERE complaint_id = :id "
+                                "AND kind = 'resolution'",
                                 id=case_id)) == 3 else None)
     assert rounds == [0, 1, 2]
 

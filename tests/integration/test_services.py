@@ -86,10 +86,14 @@ def test_sla_sets_the_deadline_of_an_assigned_case(container_factory, service_co
     with entrypoint_waiter(container, "on_complaint_assigned"):
         event_dispatcher(service_config)("routing", "complaint_assigned", _assigned())
 
-    [deadline] = _rows(databases["sla"], Deadline)
-    deadline_set = load_event("deadline_set", _next_message(service_config["AMQP_URI"], out))
-    assert deadline_set["due_at"] == deadline.due_at
-    assert deadline.due_at > NOW
+    targets = {d.kind: d for d in _rows(databases["sla"], Deadline)}
+    assert set(targets) == {"resolution", "response"}  # 办结 and 签收 time limits
+    announced = {}
+    for _ in range(2):
+        event = load_event("deadline_set", _next_message(service_config["AMQP_URI"], out))
+        announced[event["target"]] = event["due_at"]
+    assert announced == {kind: d.due_at for kind, d in targets.items()}
+    assert targets["response"].due_at < targets["resolution"].due_at
     with entrypoint_hook(container, "get_deadlines") as get_deadlines:
         assert get_deadlines("case-1")[0]["grade"] == "general"
 

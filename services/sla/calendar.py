@@ -1,0 +1,467 @@
+"""The working calendar's data (X1): public holidays, make-up workdays (调休) and vacations.
+
+Pure: this module reads a file and a pinned package and produces the sets that
+`services.sla.domain.WorkingCalendar` already understands (`holidays`, `makeup_workdays`); it
+does no I/O besides reading the file, and never looks at the clock.
+
+Sources, in order (a later one wins for the days it names):
+
+1. The maintained `chinese_calendar` package (PyPI `chinesecalendar`, pinned in
+   pyproject.toml). Its `holidays` / `workdays` dicts hold every State Council arrangement
+   (国务院办公厅关于部分节假日安排的通知) from 2004 to the year of its release. Version 1.11.0
+   covers 2004-2026.
+2. `config/calendar.yaml`, kept by the 接诉即办 office:
+   - `national`: the State Council's arrangement for years the package does not know yet,
+     typed in from the notice the day it is published (each November for the next year);
+   - `overrides`: days the school itself declares off (校庆, a closure) or working.
+3. The academic calendar (校历): winter and summer vacations (`academic.vacations`). They only
+   stop the clock when `vacations_are_holidays` is on; see `CalendarData.working_calendar`.
+   Explicit `overrides` are applied after the vacations: a day the school names on its own is
+   the most specific statement there is (e.g. a registration day worked during the vacation).
+
+Why a maintained package *and* a school file, rather than only a file:
+
+- The package carries twenty years of arrangements we would otherwise re-type by hand, with
+  the risk of a typo in a year that is already known; it is maintained, reviewed, and corrected
+  upstream (e.g. the 2025 reform that added 除夕 and 5月2日 as statutory days). Pinning it
+  means a new release changes our deadlines only through a reviewed dependency bump, and the
+  tests pin the dates we rely on.
+- But a pinned package lags the notice: the next year's arrangement is published in November
+  and reaches us only after a release *and* a deploy. The file closes that gap without a code
+  change, and it is the only place for what no package can know: the school's own days off and
+  its 校历. A file alone would work too, but it would make the office the sole maintainer of
+  the national data forever.
+
+A year with no national data (neither source) is counted with weekends only: the calendars
+produced here log a warning the first time a computation touches such a year (once per year
+per `CalendarData`), so the gap is visible in the logs rather than silently wrong.
+
+Service use::
+
+    data = load_calendar_data(DEFAULT_CALENDAR_FILE)          # once, at start-up
+    calendar = data.working_calendar(settings.timezone, settings.workday_start,
+                                      settings.workday_end, settings.same_day_cutoff)
+    DeadlinePolicy(limits_from_settings(settings), calendar).due(grade, starts_at)
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import yaml
+
+from services.sla.domain import WorkingCalendar, parse_hhmm
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CALENDAR_FILE = REPO_ROOT / "config" / "calendar.yaml"
+
+HOLIDAY, WORKDAY = "holiday", "workday"
+# A vacation longer than this is almost certainly a typo in a year.
+MAX_VACATION_DAYS = 120
+_TOP_KEYS = {"version", "national", "overrides", "academic"}
+_DAYS_KEYS = {"holidays", "makeup_workdays"}
+_OVERRIDE_KEYS = {"holidays", "workdays"}
+_ACADEMIC_KEYS = {"vacations_are_holidays", "vacations"}
+_ENTRY_KEYS = {"date", "from", "to", "name", "reason"}
+
+
+class CalendarConfigError(ValueError):
+    """config/calendar.yaml (or the dict given instead) is not a valid calendar."""
+
+
+# ---------------------------------------------------------------------------------- the result
+@dataclass(frozen=True)
+class DayInfo:
+    status: str          # HOLIDAY or WORKDAY
+    name: str            # 国庆节, 校庆日, ...
+    source: str          # "package" | "file:national" | "file:overrides"
+
+
+@dataclass(frozen=True)
+class Vacation:
+    name: str
+    first: date
+    last: date
+
+    def days(self) -> Iterable[date]:
+        day = self.first
+        while day <= self.last:
+            yield day
+            day += timedelta(days=1)
+
+
+class _YearWarner:
+    """Logs, once per year, that a year has no national holiday data."""
+
+    def __init__(self, source: str):
+        self._source = source
+        # No lock: a race could at worst log the same year twice, and a lock would make the
+        # calendars impossible to copy or pickle.
+        self._warned: set[int] = set()
+
+    def __call__(self, year: int) -> None:
+        if year in self._warned:
+            return
+        self._warned.add(year)
+        log.warning("working calendar: no public-holiday data for %s; counting weekends only. "
+                    "Add the State Council's arrangement for %s under `national` in %s "
+                    "(or upgrade chinesecalendar once a release covers it).",
+                    year, year, self._source)
+
+
+@dataclass(frozen=True)
+class CheckedWorkingCalendar(WorkingCalendar):
+    """A `WorkingCalendar` that warns (through `on_uncovered`) when it is asked about a day in a
+    year without national holiday data. Same rules, same equality and hash as its parent."""
+    covered_years: frozenset[int] = field(default_factory=frozenset, compare=False, repr=False)
+    on_uncovered: Callable[[int], None] | None = field(default=None, compare=False, repr=False)
+
+    def is_working_day(self, day: date) -> bool:
+        if self.on_uncovered is not None and day.year not in self.covered_years:
+            self.on_uncovered(day.year)
+        return super().is_working_day(day)
+
+
+@dataclass(frozen=True)
+class CalendarData:
+    """Everything the working calendar needs, merged from the sources (see the module doc).
+
+    `holidays` and `makeup_workdays` are the national arrangement with the school's overrides
+    applied; `vacations` are the vacation days of the 校历 (whether they count is decided in
+    `working_calendar`)."""
+    holidays: frozenset[date]
+    makeup_workdays: frozenset[date]
+    vacations: frozenset[date]
+    vacations_are_holidays: bool = False
+    covered_years: frozenset[int] = frozenset()
+    package_version: str | None = None
+    source: str = "<dict>"
+    days: Mapping[date, DayInfo] = field(default_factory=dict, repr=False)
+    vacation_periods: tuple[Vacation, ...] = ()
+    override_holidays: frozenset[date] = frozenset()
+    override_workdays: frozenset[date] = frozenset()
+    _warner: _YearWarner | None = field(default=None, compare=False, repr=False)
+
+    # ------------------------------------------------------------------ the calendar itself
+    def working_calendar(self, tz: str = "Asia/Shanghai", start: time | str = time(8, 30),
+                         end: time | str = time(17, 30), cutoff: time | str = time(16, 0),
+                         vacations_are_holidays: bool | None = None) -> WorkingCalendar:
+        """A `WorkingCalendar` with these holidays and make-up workdays.
+
+        `start`, `end` and `cutoff` take `time`s or "HH:MM" strings (the settings' format).
+
+        Vacations: `vacations_are_holidays=None` uses the file's `academic.vacations_are_holidays`
+        (default false). The default is false because 接诉即办 units - 后勤, 保卫, 学工, the
+        office itself - work through the vacations: a complaint about a broken heating pipe in
+        January must not wait six weeks for the term. A caller that knows a unit closes for the
+        vacation (a college's teaching office, say) passes True for that unit's calendar. When
+        vacations count, they are days off, a 调休 workday inside a vacation is not worked, and
+        the school's explicit `overrides` still win over the vacation.
+        """
+        if vacations_are_holidays is None:
+            vacations_are_holidays = self.vacations_are_holidays
+        holidays, makeup = set(self.holidays), set(self.makeup_workdays)
+        if vacations_are_holidays:
+            holidays |= self.vacations - self.override_workdays
+            makeup -= self.vacations - self.override_workdays
+        return CheckedWorkingCalendar(
+            tz=tz, start=_as_time(start, "start"), end=_as_time(end, "end"),
+            cutoff=_as_time(cutoff, "cutoff"), holidays=frozenset(holidays),
+            makeup_workdays=frozenset(makeup), covered_years=self.covered_years,
+            on_uncovered=self._warner or _YearWarner(self.source))
+
+    # ------------------------------------------------------------------ for ops
+    def coverage(self) -> tuple[int, int] | None:
+        """(first_year, last_year) with national holiday data, or None when there is none.
+        A gap inside the range (a year missing between two known ones) is logged at load and
+        shows in `describe_year`."""
+        if not self.covered_years:
+            return None
+        return min(self.covered_years), max(self.covered_years)
+
+    def is_covered(self, year: int) -> bool:
+        return year in self.covered_years
+
+    def describe_year(self, year: int) -> dict[str, Any]:
+        """What the calendar knows about `year`, as plain data (for an admin endpoint or a log)."""
+        def listed(status: str) -> list[dict[str, str]]:
+            return [{"date": day.isoformat(), "weekday": day.strftime("%a"), "name": info.name,
+                     "source": info.source}
+                    for day, info in sorted(self.days.items())
+                    if day.year == year and info.status == status]
+
+        vacations = [{"name": v.name, "from": v.first.isoformat(), "to": v.last.isoformat(),
+                      "days": (v.last - v.first).days + 1}
+                     for v in self.vacation_periods if v.first.year <= year <= v.last.year]
+        covered = year in self.covered_years
+        return {
+            "year": year,
+            "covered": covered,
+            "note": ("national holidays and 调休 known" if covered else
+                     "no national holiday data: weekends only until it is added"),
+            "package_version": self.package_version,
+            "holidays": listed(HOLIDAY),
+            "makeup_workdays": listed(WORKDAY),
+            "vacations": vacations,
+            "vacations_are_holidays": self.vacations_are_holidays,
+        }
+
+
+def _as_time(value: time | str, what: str) -> time:
+    if isinstance(value, time):
+        return value
+    try:
+        return parse_hhmm(value)
+    except (AttributeError, ValueError) as exc:
+        raise CalendarConfigError(f"working-hours {what} {value!r} is not HH:MM") from exc
+
+
+# ---------------------------------------------------------------------------------- loading
+class _NoTimestampLoader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as strings, so a bad date gets our message, not PyYAML's."""
+
+
+_NoTimestampLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_calendar_data(path: str | Path = DEFAULT_CALENDAR_FILE,
+                       use_package: bool = True) -> CalendarData:
+    """Read config/calendar.yaml and merge it with the package's data (module doc)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            raw = yaml.load(handle, Loader=_NoTimestampLoader)  # a SafeLoader subclass
+    except OSError as exc:
+        raise CalendarConfigError(f"cannot read the working calendar {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise CalendarConfigError(f"the working calendar {path} is not valid YAML: {exc}") \
+            from exc
+    return calendar_data_from_dict(raw or {}, use_package=use_package, source=str(path))
+
+
+def calendar_data_from_dict(raw: Mapping[str, Any], use_package: bool = True,
+                            source: str = "<dict>") -> CalendarData:
+    """The same as `load_calendar_data`, from an already parsed mapping."""
+    where = source
+    if not isinstance(raw, Mapping):
+        raise CalendarConfigError(f"{where}: the top level must be a mapping")
+    _no_unknown_keys(raw, _TOP_KEYS, where)
+    if raw.get("version", 1) != 1:
+        raise CalendarConfigError(f"{where}: unsupported version {raw.get('version')!r}")
+
+    days: dict[date, DayInfo] = {}
+    covered: set[int] = set()
+    package_version = None
+
+    # (a) the package
+    if use_package:
+        package = _package_days()
+        if package is None:
+            log.warning("working calendar: chinesecalendar is not installed; only %s is used",
+                        source)
+        else:
+            package_version, package_days = package
+            days.update(package_days)
+            covered |= {day.year for day in package_days}
+
+    # (b) the file: national arrangements, then (later) the school's overrides
+    national, national_years = _parse_national(raw.get("national"), f"{where}: national")
+    for day, info in national.items():
+        previous = days.get(day)
+        if previous is not None and previous.status != info.status:
+            log.info("working calendar: %s turns %s (%s) from the package's %s (%s)",
+                     source, day, info.status, previous.status, previous.name)
+        days[day] = info
+    covered |= national_years
+
+    overrides = _parse_two_lists(raw.get("overrides"), _OVERRIDE_KEYS,
+                                 {"holidays": HOLIDAY, "workdays": WORKDAY},
+                                 f"{where}: overrides", "file:overrides")
+    days.update(overrides)
+
+    # (c) the academic calendar
+    vacations_are_holidays, periods = _parse_academic(raw.get("academic"),
+                                                      f"{where}: academic")
+
+    if covered:
+        gaps = sorted(set(range(min(covered), max(covered) + 1)) - covered)
+        if gaps:
+            log.warning("working calendar: no national holiday data for %s (inside %s-%s)",
+                        ", ".join(map(str, gaps)), min(covered), max(covered))
+
+    return CalendarData(
+        holidays=frozenset(d for d, info in days.items() if info.status == HOLIDAY),
+        makeup_workdays=frozenset(d for d, info in days.items() if info.status == WORKDAY),
+        vacations=frozenset(day for period in periods for day in period.days()),
+        vacations_are_holidays=vacations_are_holidays,
+        covered_years=frozenset(covered),
+        package_version=package_version,
+        source=source,
+        days=days,
+        vacation_periods=tuple(periods),
+        override_holidays=frozenset(d for d, i in overrides.items() if i.status == HOLIDAY),
+        override_workdays=frozenset(d for d, i in overrides.items() if i.status == WORKDAY),
+        _warner=_YearWarner(source),
+    )
+
+
+def _package_days() -> tuple[str, dict[date, DayInfo]] | None:
+    """The package's data, read from its dicts (not through is_workday(), which raises
+    NotImplementedError outside its years and tells nothing about which years it knows)."""
+    try:
+        import chinese_calendar
+    except ImportError:
+        return None
+    chinese = {member.value: member.chinese for member in chinese_calendar.Holiday}
+    days: dict[date, DayInfo] = {}
+    for day, name in chinese_calendar.holidays.items():
+        days[day] = DayInfo(HOLIDAY, chinese.get(name, name), "package")
+    for day, name in chinese_calendar.workdays.items():
+        days[day] = DayInfo(WORKDAY, chinese.get(name, name), "package")
+    return chinese_calendar.__version__, days
+
+
+# ---------------------------------------------------------------------------------- validation
+def _no_unknown_keys(raw: Mapping, allowed: set[str], where: str) -> None:
+    unknown = sorted(str(key) for key in raw if key not in allowed)
+    if unknown:
+        raise CalendarConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; "
+                                  f"expected {', '.join(sorted(allowed))}")
+
+
+def _parse_date(value: Any, where: str) -> date:
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise CalendarConfigError(f"{where}: {value!r} is not a date (write YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise CalendarConfigError(f"{where}: {value!r} is not a valid date ({exc}); "
+                                  f"write YYYY-MM-DD") from exc
+
+
+def _parse_range(entry: Any, where: str) -> tuple[list[date], str]:
+    """One entry: a date, or {date, name}, or {from, to, name} (inclusive). `reason` is
+    accepted as a synonym of `name`."""
+    if not isinstance(entry, Mapping):
+        return [_parse_date(entry, where)], ""
+    _no_unknown_keys(entry, _ENTRY_KEYS, where)
+    name = str(entry.get("name") or entry.get("reason") or "")
+    if "date" in entry:
+        if "from" in entry or "to" in entry:
+            raise CalendarConfigError(f"{where}: give either `date` or `from`/`to`, not both")
+        return [_parse_date(entry["date"], f"{where} date")], name
+    if "from" not in entry or "to" not in entry:
+        raise CalendarConfigError(f"{where}: an entry needs `date`, or both `from` and `to`")
+    first = _parse_date(entry["from"], f"{where} from")
+    last = _parse_date(entry["to"], f"{where} to")
+    if last < first:
+        raise CalendarConfigError(f"{where}: `to` {last} is before `from` {first}")
+    if (last - first).days + 1 > MAX_VACATION_DAYS:
+        raise CalendarConfigError(f"{where}: {first}..{last} is longer than "
+                                  f"{MAX_VACATION_DAYS} days; check the years")
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)], name
+
+
+def _parse_list(value: Any, where: str) -> list[tuple[date, str]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise CalendarConfigError(f"{where}: expected a list")
+    result: list[tuple[date, str]] = []
+    for index, entry in enumerate(value):
+        days, name = _parse_range(entry, f"{where}[{index}]")
+        result.extend((day, name) for day in days)
+    return result
+
+
+def _parse_two_lists(raw: Any, keys: set[str], statuses: Mapping[str, str], where: str,
+                     source: str) -> dict[date, DayInfo]:
+    """A mapping with a list of days off and a list of working days; a day in both is an
+    error (the file contradicts itself)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise CalendarConfigError(f"{where}: expected a mapping with {', '.join(sorted(keys))}")
+    _no_unknown_keys(raw, keys, where)
+    result: dict[date, DayInfo] = {}
+    for key, status in statuses.items():
+        for day, name in _parse_list(raw.get(key), f"{where}.{key}"):
+            previous = result.get(day)
+            if previous is not None and previous.status != status:
+                raise CalendarConfigError(
+                    f"{where}: {day} is listed both as a holiday and as a working day")
+            result[day] = DayInfo(status, name, source)
+    return result
+
+
+def _parse_national(raw: Any, where: str) -> tuple[dict[date, DayInfo], set[int]]:
+    """`national: {2027: {holidays: [...], makeup_workdays: [...]}}`. A year listed here
+    counts as covered; its dates must fall in that year (or the December before / January
+    after, which a notice sometimes arranges), and make-up workdays must be weekend days."""
+    if raw is None:
+        return {}, set()
+    if not isinstance(raw, Mapping):
+        raise CalendarConfigError(f"{where}: expected a mapping of year -> arrangement")
+    result: dict[date, DayInfo] = {}
+    years: set[int] = set()
+    for key, arrangement in raw.items():
+        try:
+            year = int(key)
+        except (TypeError, ValueError):
+            raise CalendarConfigError(f"{where}: {key!r} is not a year") from None
+        if not 1949 < year < 2200:
+            raise CalendarConfigError(f"{where}: {key!r} is not a plausible year")
+        here = f"{where}.{year}"
+        if arrangement is None:
+            raise CalendarConfigError(
+                f"{here}: empty; list `holidays` and `makeup_workdays` or remove the year")
+        days = _parse_two_lists(arrangement, _DAYS_KEYS,
+                                {"holidays": HOLIDAY, "makeup_workdays": WORKDAY},
+                                here, "file:national")
+        for day, info in days.items():
+            in_year = (day.year == year or (day.year == year - 1 and day.month == 12)
+                       or (day.year == year + 1 and day.month == 1))
+            if not in_year:
+                raise CalendarConfigError(f"{here}: {day} is not in {year}")
+            if info.status == WORKDAY and day.weekday() < 5:
+                raise CalendarConfigError(f"{here}: make-up workday {day} is a "
+                                          f"{day.strftime('%A')}, not a weekend day")
+            previous = result.get(day)
+            if previous is not None and previous.status != info.status:
+                raise CalendarConfigError(
+                    f"{where}: {day} is listed both as a holiday and as a working day")
+            result[day] = info
+        years.add(year)
+    return result, years
+
+
+def _parse_academic(raw: Any, where: str) -> tuple[bool, list[Vacation]]:
+    if raw is None:
+        return False, []
+    if not isinstance(raw, Mapping):
+        raise CalendarConfigError(f"{where}: expected a mapping")
+    _no_unknown_keys(raw, _ACADEMIC_KEYS, where)
+    flag = raw.get("vacations_are_holidays", False)
+    if not isinstance(flag, bool):
+        raise CalendarConfigError(f"{where}.vacations_are_holidays: expected true or false, "
+                                  f"not {flag!r}")
+    entries = raw.get("vacations") or []
+    if not isinstance(entries, list):
+        raise CalendarConfigError(f"{where}.vacations: expected a list")
+    periods: list[Vacation] = []
+    for index, entry in enumerate(entries):
+        here = f"{where}.vacations[{index}]"
+        if not isinstance(entry, Mapping) or "from" not in entry or "to" not in entry:
+            raise CalendarConfigError(f"{here}: a vacation needs `name`, `from` and `to`")
+        days, name = _parse_range(entry, here)
+        periods.append(Vacation(name or f"vacation {index + 1}", days[0], days[-1]))
+    return flag, periods
