@@ -3,7 +3,7 @@ workflow): (a) the plain walk to closed, (b) the two strikes to 督办, (c) a di
 (d) a legal-channel case, (e) who may see and do what."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -333,3 +333,48 @@ def test_photos_and_voice_are_attached_and_checked(app):
     assert app.get("stranger", photo.json()["url"]).status_code == 404
     too_big = _upload(app, "student", case_id, b"\xff\xd8\xff" + b"\x00" * (11 * 1024 * 1024))
     assert too_big.status_code == 413
+
+
+# --------------------------------------------------------------------- X2 extensions, R12
+def test_an_extension_is_asked_approved_and_shown_to_the_complainant(app):
+    case_id = app.file()
+    app.wait_status(case_id, "assigned")
+    before = wait_until(lambda: (body := app.case("handler", case_id))["deadline"] and body)
+    assert before["sla_state"] == "normal" and before["time_left_seconds"] > 0
+    targets = app.get("handler", f"/api/v1/staff/cases/{case_id}/deadlines").json()
+    assert {t["kind"] for t in targets} == {"resolution", "response"}
+    new_due = (datetime.fromisoformat(before["deadline"]) + timedelta(days=2)).isoformat()
+    asked = app.post("handler", f"/api/v1/staff/cases/{case_id}/extensions",
+                     {"reason": "需采购配件,厂家两天后到货", "new_due_at": new_due})
+    assert asked.status_code == 201, asked.text
+    # only the unit head or the office decides; another unit does not even see it
+    decision = f"/api/v1/staff/cases/{case_id}/extensions/{asked.json()['id']}/decision"
+    assert app.post("handler", decision, {"approve": True}).status_code == 404
+    assert app.post("other_head", decision, {"approve": True}).status_code == 404
+    approved = app.post("head", decision, {"approve": True, "note": "同意"})
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
+    again = app.post("head", decision, {"approve": False})
+    assert again.status_code == 409
+
+    def extended():
+        mine = app.get("student", f"/api/v1/complaints/{case_id}").json()
+        return mine if mine["deadline"] == datetime.fromisoformat(new_due).astimezone(
+            timezone.utc).isoformat() else None
+    mine = wait_until(extended, message="the complainant sees the new deadline")
+    assert any(line["kind"] == "deadline_extended" and "厂家" in line["text"]
+               for line in mine["timeline"])
+    told = wait_until(lambda: app.system.query(
+        "notify", "SELECT recipient_role FROM notifications WHERE complaint_id = :id AND "
+                  "template = 'extension_approved'", id=case_id) or None)
+    assert sorted(r for (r,) in told) == ["complainant", "handler"]
+
+
+def test_the_unit_inbox_lists_cases_by_time_left(app):
+    general = app.file()
+    urgent = app.file(urgent=True, content="实验楼二楼走廊有明火冒烟,请立即处理")
+    for case_id in (general, urgent):
+        wait_until(lambda: app.case("office", case_id)["deadline"])
+    inbox = app.get("handler", "/api/v1/staff/cases", sort="due").json()
+    assert [c["id"] for c in inbox][:2] == [urgent, general]
+    assert all(c["sla_state"] == "normal" for c in inbox)
+    assert app.case("office", urgent)["grade"] == "simple"
