@@ -93,6 +93,12 @@ OPERATIONS = [
     ("post", "/api/v1/staff/cases/{complaint_id}/extensions/{extension_id}/decision",
      "Approve or refuse an extension (the unit head or the office)",
      sla.ExtensionDecisionSchema, (200, sla.ExtensionSchema, False), ["staff"]),
+    ("post", "/api/v1/staff/cases/{complaint_id}/timetable",
+     "Set a long-term matter's timetable: milestones with staged-feedback dates (R7)",
+     sla.TimetableSchema, (201, sla.TimetableOutSchema, False), ["staff"]),
+    ("post", "/api/v1/staff/cases/{complaint_id}/timetable/{milestone_id}",
+     "Give staged feedback on a milestone, or mark it done", sla.MilestoneUpdateSchema,
+     (200, None, False), ["staff"]),
     ("get", "/api/v1/staff/cases/{complaint_id}/audit", "The audit trail (office)", None,
      (200, AuditEntrySchema, True), ["staff"]),
     ("get", "/api/v1/staff/units/{unit_id}/figures", "A unit's live figures (R13)", None,
@@ -145,7 +151,8 @@ def openapi_document() -> dict:
                      "responses": {str(status): {"description": "OK",
                                                  "content": _content(response, many)}, **errors}}
         params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-                  for name in ("complaint_id", "unit_id", "action", "sha256", "extension_id")
+                  for name in ("complaint_id", "unit_id", "action", "sha256", "extension_id",
+                               "milestone_id")
                   if "{" + name + "}" in path]
         if path == ACTION_PATH:
             params[-1]["schema"]["enum"] = sorted(ACTION_BODIES)

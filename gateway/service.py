@@ -186,6 +186,21 @@ class GatewayService:
         return json_response(self.sla.decide_extension(complaint_id, extension_id,
                                                        principal.as_rpc(), read_json(request)))
 
+    @http("POST", "/api/v1/staff/cases/<string:complaint_id>/timetable")
+    @api
+    def set_timetable(self, request, complaint_id):
+        """R7: milestones and staged-feedback dates for a matter that takes long."""
+        principal = self._staff(request)
+        return json_response(self.sla.set_timetable(complaint_id, principal.as_rpc(),
+                                                    read_json(request)), 201)
+
+    @http("POST", "/api/v1/staff/cases/<string:complaint_id>/timetable/<string:milestone_id>")
+    @api
+    def update_milestone(self, request, complaint_id, milestone_id):
+        principal = self._staff(request)
+        return json_response(self.sla.update_milestone(complaint_id, milestone_id,
+                                                       principal.as_rpc(), read_json(request)))
+
     @http("GET", "/api/v1/staff/cases/<string:complaint_id>/audit")
     @api
     def staff_audit(self, request, complaint_id):

@@ -114,7 +114,9 @@ class DeadlineSetV1(Envelope):
 class SlaAlertV1(Envelope):
     """R12: 预警 (warning), 催办 (urge), overdue, or a step up the escalation ladder."""
     number = fields.String(allow_none=True, load_default=None)
-    target = fields.String(required=True, validate=validate.OneOf(["resolution", "response"]))
+    target = fields.String(required=True, validate=validate.OneOf(
+        ["resolution", "response", "milestone", "feedback"]))
+    title = fields.String(allow_none=True, load_default=None)  # a timetable step's title
     alert = fields.String(required=True,
                           validate=validate.OneOf(["warning", "urge", "overdue", "escalate"]))
     level = fields.String(required=True,
@@ -122,6 +124,30 @@ class SlaAlertV1(Envelope):
     recipient = fields.Nested(Person, allow_none=True, load_default=None)
     due_at = fields.AwareDateTime(required=True)
     round = fields.Integer(load_default=0)
+
+
+class Milestone(ContractSchema):
+    id = fields.String(required=True)
+    title = fields.String(required=True)
+    due_at = fields.AwareDateTime(required=True)
+    feedback_due_at = fields.AwareDateTime(allow_none=True, load_default=None)
+    status = fields.String(load_default="pending")
+
+
+class TimetableSetV1(Envelope):
+    """R7: a long-term matter's timetable: milestones, each with a staged-feedback date."""
+    number = fields.String(allow_none=True, load_default=None)
+    milestones = fields.List(fields.Nested(Milestone), required=True)
+    set_by = fields.Nested(Person, required=True)
+
+
+class MilestoneUpdatedV1(Envelope):
+    """A step of the timetable: staged feedback given to the complainant, or the step done."""
+    number = fields.String(allow_none=True, load_default=None)
+    milestone = fields.Nested(Milestone, required=True)
+    update = fields.String(required=True, validate=validate.OneOf(["feedback", "done"]))
+    note = fields.String(required=True)
+    by = fields.Nested(Person, required=True)
 
 
 class ExtensionV1(Envelope):
@@ -205,6 +231,8 @@ EVENTS: dict[tuple[str, int], type[Envelope]] = {
     ("sla_alert", 1): SlaAlertV1,
     ("extension_requested", 1): ExtensionV1,
     ("extension_decided", 1): ExtensionV1,
+    ("timetable_set", 1): TimetableSetV1,
+    ("milestone_updated", 1): MilestoneUpdatedV1,
 }
 
 # Which service publishes which event type (the nameko exchange is `<source>.events`).
@@ -220,6 +248,8 @@ SOURCES = {
     "sla_alert": "sla",
     "extension_requested": "sla",
     "extension_decided": "sla",
+    "timetable_set": "sla",
+    "milestone_updated": "sla",
 }
 
 

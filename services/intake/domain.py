@@ -104,3 +104,15 @@ def extension_request_line(event: dict, tz: str) -> TimelineLine:
     verdict = "同意" if event["status"] == "approved" else "不同意"
     note = f"({event['note']})" if event.get("note") else ""
     return TimelineLine("extension_decided", f"{verdict}延期至 {new_due}{note}", "sla")
+
+
+def timetable_line(milestones: list[dict], tz: str) -> TimelineLine:
+    steps = ";".join(f"{m['title']}({format_local(m['due_at'], tz)}前)" for m in milestones)
+    return TimelineLine("timetable_set", f"制定办理时间表:{steps}", "sla")
+
+
+def milestone_line(event: dict) -> TimelineLine:
+    label = "阶段性反馈" if event["update"] == "feedback" else "阶段完成"
+    return TimelineLine(f"milestone_{event['update']}",
+                        f"{label}({event['milestone']['title']}):{event['note']}",
+                        (event.get("by") or {}).get("name") or "sla")

@@ -97,6 +97,7 @@ class Case:
     communications: tuple[Communication, ...] = ()
     instructed: bool = False              # the leader's 批示 for this round of 督办
     merged_into: str | None = None
+    has_timetable: bool = False           # R7: a long-term matter's timetable is set
 
     def can(self, action: str) -> bool:
         sources, _ = TRANSITIONS[action]
@@ -148,6 +149,10 @@ class Case:
     def _check_reply(self, now, outcome, **_):
         if outcome not in OUTCOMES:
             raise Refused("outcome_required", f"答复须说明办理结果,可选:{', '.join(OUTCOMES)}")
+        # R7: what cannot be solved soon is answered with a timetable and staged feedback.
+        if outcome == "long_term" and not self.has_timetable:
+            raise Refused("timetable_required",
+                          "长期解决的诉求须先制定时间表 (set a timetable before this reply)")
         this_round = [c for c in self.communications if c.round == self.round]
         # R6 见面沟通: what cannot be solved under current policy is explained face to face.
         if outcome == "policy_unsolvable" and not any(c.kind == "face_to_face"

@@ -33,6 +33,7 @@ class Complaint(Base):
     urgent: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     sla_state: Mapped[str] = mapped_column(sa.String(16), default="normal")  # |warning|overdue
     response_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    timetable: Mapped[str | None] = mapped_column(sa.Text)  # JSON list of milestones (R7)
     complainant_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     complainant_name: Mapped[str | None] = mapped_column(sa.String(100))
     # The client's Idempotency-Key, or one the gateway made for the request.

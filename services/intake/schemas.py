@@ -207,6 +207,7 @@ class ComplaintSchema(Schema):
     urgent = fields.Boolean()
     sla_state = fields.String()
     response_deadline = fields.AwareDateTime(attribute="response_due_at", allow_none=True)
+    timetable = fields.Function(lambda c: json.loads(c.timetable) if c.timetable else None)
     timeline = fields.List(fields.Nested(TimelineEntrySchema))
 
     def _unit(self, complaint):

@@ -539,6 +539,36 @@ class IntakeService(HealthMixin):
             _append(uow.session, complaint.id, domain.alert_line(event), event["occurred_at"],
                     event["event_id"])
 
+    @event_handler("sla", "timetable_set")
+    def on_timetable_set(self, payload):
+        event = load_event("timetable_set", payload)
+        with self.db.unit_of_work() as uow:
+            if uow.already_applied(event, "intake.on_timetable_set"):
+                return
+            complaint = _locked_or_fail(uow.session, event["complaint_id"])
+            complaint.timetable = json.dumps(event["milestones"], ensure_ascii=False,
+                                             default=str)
+            _append(uow.session, complaint.id,
+                    domain.timetable_line(event["milestones"], self.settings.timezone),
+                    event["occurred_at"], event["event_id"])
+
+    @event_handler("sla", "milestone_updated")
+    def on_milestone_updated(self, payload):
+        event = load_event("milestone_updated", payload)
+        with self.db.unit_of_work() as uow:
+            if uow.already_applied(event, "intake.on_milestone_updated"):
+                return
+            complaint = _locked_or_fail(uow.session, event["complaint_id"])
+            steps = json.loads(complaint.timetable or "[]")
+            for step in steps:
+                if step["id"] == event["milestone"]["id"]:
+                    step["status"] = event["milestone"]["status"]
+                    if event["update"] == "feedback":
+                        step["feedback_given"] = True
+            complaint.timetable = json.dumps(steps, ensure_ascii=False, default=str)
+            _append(uow.session, complaint.id, domain.milestone_line(event),
+                    event["occurred_at"], event["event_id"])
+
     @event_handler("sla", "extension_requested")
     def on_extension_requested(self, payload):
         self._extension_line(load_event("extension_requested", payload))
@@ -606,7 +636,8 @@ def _case(session, complaint: Complaint) -> Case:
     return Case(status=complaint.status, round=complaint.round, unit_id=complaint.unit_id,
                 lead_unit_id=complaint.lead_unit_id, disputed=complaint.disputed,
                 first_due_at=complaint.first_due_at, communications=communications,
-                instructed=complaint.instructed, merged_into=complaint.merged_into)
+                instructed=complaint.instructed, merged_into=complaint.merged_into,
+                has_timetable=bool(complaint.timetable))
 
 
 def _complainants(session, complaint: Complaint) -> list[dict]:

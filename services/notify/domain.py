@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from services.common.contracts import CATEGORIES
 
 TEMPLATES = {
+    "timetable_set": "您的诉求 {number} 需要较长时间解决,承办单位已制定时间表:{steps}。",
+    "milestone_feedback": "您的诉求 {number} 阶段性进展({title}):{note}",
+    "sla_milestone": "【时间表提醒】诉求 {number} 的阶段目标“{title}”将于 {due} 到期。",
     "sla_warning": "【预警】诉求 {number} 将于 {due} 到期,请抓紧办理。",
     "sla_urge": "【催办】诉求 {number} 将于 {due} 到期,请督促承办人按时办结。",
     "sla_overdue": "【超期】诉求 {number} 已超过{target}({due}),请立即办理并电话沟通诉求人。",
@@ -116,7 +119,8 @@ def _local(moment, tz="Asia/Shanghai") -> str:
     return moment.astimezone(ZoneInfo(tz)).strftime("%m-%d %H:%M")
 
 
-TARGETS = {"resolution": "办结时限", "response": "签收时限"}
+TARGETS = {"resolution": "办结时限", "response": "签收时限", "milestone": "时间表节点",
+           "feedback": "阶段性反馈时间"}
 
 
 def sla_alert_message(event: dict) -> Message | None:
@@ -125,9 +129,12 @@ def sla_alert_message(event: dict) -> Message | None:
     if not recipient:
         return None
     template = f"sla_{event['alert']}"
+    if event["target"] in ("milestone", "feedback") and event["alert"] == "warning":
+        template = "sla_milestone"
     return Message(event["level"], recipient["id"], recipient.get("name"), "app", template,
                    render(template, number=event.get("number") or event["complaint_id"],
-                          due=_local(event["due_at"]), target=TARGETS[event["target"]]))
+                          due=_local(event["due_at"]), target=TARGETS[event["target"]],
+                          title=event.get("title") or ""))
 
 
 def extension_messages(event: dict, contact) -> list[Message]:
@@ -149,3 +156,23 @@ def extension_messages(event: dict, contact) -> list[Message]:
                                 REPLY_CHANNEL.get(contact.channel, "app"), "extension_approved",
                                 render("extension_approved", **values)))
     return messages
+
+
+def timetable_messages(event: dict, contact) -> list[Message]:
+    """R7: the complainant hears the timetable and each staged feedback."""
+    if contact is None:
+        return []
+    channel = REPLY_CHANNEL.get(contact.channel, "app")
+    number = event.get("number") or event["complaint_id"]
+    if event["event_type"] == "timetable_set":
+        steps = ";".join(f"{m['title']}({_local(m['due_at'])}前)" for m in event["milestones"])
+        text = render("timetable_set", number=number, steps=steps)
+        template = "timetable_set"
+    elif event["update"] == "feedback":
+        text = render("milestone_feedback", number=number, title=event["milestone"]["title"],
+                      note=event["note"])
+        template = "milestone_feedback"
+    else:
+        return []
+    return [Message("complainant", contact.complainant_id, contact.complainant_name, channel,
+                    template, text)]

@@ -68,6 +68,22 @@ class NotifyService(HealthMixin):
         self._record_and_send(event, "notify.on_extension_requested",
                               domain.extension_messages(event, None))
 
+    @event_handler("sla", "timetable_set")
+    def on_timetable_set(self, payload):
+        self._tell_complainant(load_event("timetable_set", payload), "notify.on_timetable_set")
+
+    @event_handler("sla", "milestone_updated")
+    def on_milestone_updated(self, payload):
+        self._tell_complainant(load_event("milestone_updated", payload),
+                               "notify.on_milestone_updated")
+
+    def _tell_complainant(self, event, consumer):
+        with self.db.session() as session:
+            messages = domain.timetable_messages(event, session.get(CaseContact,
+                                                                     event["complaint_id"]))
+        if messages:
+            self._record_and_send(event, consumer, messages)
+
     @event_handler("sla", "extension_decided")
     def on_extension_decided(self, payload):
         event = load_event("extension_decided", payload)

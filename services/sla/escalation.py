@@ -49,6 +49,12 @@ class EscalationPolicy:
             return [Alert("overdue", "head", due_at),
                     Alert("escalate", "office", self._after(due_at, self.ladder[1][1],
                                                             calendar))]
+        if target in ("milestone", "feedback"):
+            # A timetable's steps (R7 长期事项): reminded before, overdue at, then the head.
+            return [Alert("warning", "handler", self._before(due_at, self.warning_lead,
+                                                             calendar)),
+                    Alert("overdue", "handler", due_at),
+                    Alert("escalate", "head", self._after(due_at, self.ladder[0][1], calendar))]
         alerts = []
         warning_at = min(self._share(starts_at, due_at, self.warning_share, calendar),
                          self._before(due_at, self.warning_lead, calendar))

@@ -16,7 +16,9 @@ class Base(DeclarativeBase):
 class Deadline(Base):
     __tablename__ = "deadlines"
     __table_args__ = (
-        sa.UniqueConstraint("complaint_id", "kind", "round",
+        # The targets of a round are unique by kind (milestone_id ''), a timetable's steps by
+        # their milestone id.
+        sa.UniqueConstraint("complaint_id", "kind", "round", "milestone_id",
                             name="uq_deadlines_complaint_kind"),
         # The poller (SLA issue) reads pending rows by due time only.
         sa.Index("ix_deadlines_pending_due", "due_at",
@@ -27,7 +29,10 @@ class Deadline(Base):
     id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"),
                                     primary_key=True, autoincrement=True)
     complaint_id: Mapped[str] = mapped_column(sa.String(36))
-    kind: Mapped[str] = mapped_column(sa.String(24))  # "resolution" for now
+    # resolution | response | milestone | feedback (a long-term matter's timetable, R7)
+    kind: Mapped[str] = mapped_column(sa.String(24))
+    title: Mapped[str | None] = mapped_column(sa.String(200))
+    milestone_id: Mapped[str] = mapped_column(sa.String(36), default="", index=True)
     round: Mapped[int] = mapped_column(sa.Integer, default=0)  # 0, 1 after redo, 2 督办
     grade: Mapped[str] = mapped_column(sa.String(16))
     unit_id: Mapped[str] = mapped_column(sa.String(64))

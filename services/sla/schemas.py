@@ -5,6 +5,8 @@ from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 class DeadlineSchema(Schema):
     complaint_id = fields.String()
     kind = fields.String()
+    title = fields.String(allow_none=True)
+    milestone_id = fields.String()
     round = fields.Integer()
     grade = fields.String()
     starts_at = fields.AwareDateTime()
@@ -37,6 +39,44 @@ class ExtensionDecisionSchema(Schema):
 
     approve = fields.Boolean(required=True)
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+
+
+class MilestoneSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    title = fields.String(required=True, validate=validate.Length(min=2, max=200))
+    due_at = fields.AwareDateTime(required=True)
+    feedback_due_at = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class TimetableSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    milestones = fields.List(fields.Nested(MilestoneSchema), required=True,
+                             validate=validate.Length(min=1, max=20))
+
+
+class MilestoneOutSchema(Schema):
+    id = fields.String()
+    title = fields.String()
+    due_at = fields.AwareDateTime()
+    feedback_due_at = fields.AwareDateTime(allow_none=True)
+    status = fields.String()
+
+
+class TimetableOutSchema(Schema):
+    complaint_id = fields.String()
+    milestones = fields.List(fields.Nested(MilestoneOutSchema))
+
+
+class MilestoneUpdateSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    update = fields.String(required=True, validate=validate.OneOf(["feedback", "done"]))
+    note = fields.String(required=True, validate=validate.Length(min=2, max=2000))
 
 
 class ExtensionSchema(Schema):

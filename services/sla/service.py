@@ -25,7 +25,8 @@ from services.sla.domain import DeadlinePolicy, limits_from_settings
 from services.sla.escalation import EscalationPolicy
 from services.sla.models import Deadline, Extension, Timer
 from services.sla.schemas import (DeadlineSchema, ExtensionDecisionSchema, ExtensionRequestSchema,
-                                  ExtensionSchema, ViewerSchema)
+                                  ExtensionSchema, MilestoneUpdateSchema, TimetableOutSchema,
+                                  TimetableSchema, ViewerSchema)
 
 GRADE_ORDER = ("simple", "general", "complex")
 POLL_SECONDS = 1
@@ -102,8 +103,8 @@ class SlaService(HealthMixin):
             if uow.already_applied(event, "sla.on_complaint_assigned"):
                 return
             existing = uow.session.execute(select(Deadline).where(
-                Deadline.complaint_id == event["complaint_id"], Deadline.round == round_)
-            ).scalars().all()
+                Deadline.complaint_id == event["complaint_id"], Deadline.round == round_,
+                Deadline.kind.in_(("resolution", "response")))).scalars().all()
             if existing:
                 # Re-dispatched within its round (退单): the clock does not restart, but the
                 # new unit's people are the ones who hear of it from now on.
@@ -141,7 +142,7 @@ class SlaService(HealthMixin):
                 return
             deadlines = uow.session.execute(select(Deadline).where(
                 Deadline.complaint_id == event["complaint_id"], Deadline.status == "pending",
-                Deadline.kind.in_(met or ("resolution", "response")))
+                Deadline.kind.in_(met or ("resolution", "response", "milestone", "feedback")))
             ).scalars().all()
             for deadline in deadlines:
                 deadline.status = "met" if met else "cancelled"
@@ -176,7 +177,8 @@ class SlaService(HealthMixin):
                     deadline.state = "overdue"
                 recipient = json.loads(deadline.recipients or "{}").get(fired.level)
                 uow.emit("sla_alert", deadline.complaint_id, number=deadline.number,
-                         target=deadline.kind, alert=fired.kind, level=fired.level,
+                         target=deadline.kind, title=deadline.title, alert=fired.kind,
+                         level=fired.level,
                          recipient=recipient, due_at=deadline.due_at, round=deadline.round)
             return len(due)
 
@@ -248,6 +250,72 @@ class SlaService(HealthMixin):
                          reason=extension.reason)
             self._emit_extension(uow, "extension_decided", extension, deadline, viewer)
         return ExtensionSchema().dump(extension)
+
+    # ------------------------------------------------------------------ timetables (R7)
+    @rpc(expected_exceptions=(InvalidInput, NotFound, Conflict))
+    def set_timetable(self, complaint_id, viewer, timetable):
+        """A matter that cannot be solved soon gets a timetable: milestones with dates and a
+        staged-feedback (阶段性反馈) date for each, reminded and tracked like deadlines."""
+        viewer, timetable = _load(ViewerSchema, viewer), _load(TimetableSchema, timetable)
+        bind_complaint(complaint_id)
+        with self.db.unit_of_work() as uow:
+            current = _current_resolution(uow.session, complaint_id)
+            if current is None or not _in_unit(viewer, current, ("handler", "head")):
+                raise NotFound(f"complaint {complaint_id} not found")
+            if uow.session.execute(select(Deadline.id).where(
+                    Deadline.complaint_id == complaint_id, Deadline.kind == "milestone",
+                    Deadline.status == "pending")).first():
+                raise Conflict({"code": "timetable_exists", "message": "已有进行中的时间表"})
+            now = uow.clock.now()
+            milestones = []
+            for step in timetable["milestones"]:
+                milestone_id = str(uuid.uuid4())
+                dates = [("milestone", step["due_at"])]
+                if step["feedback_due_at"]:
+                    dates.append(("feedback", step["feedback_due_at"]))
+                for kind, due_at in dates:
+                    deadline = Deadline(
+                        complaint_id=complaint_id, kind=kind, round=current.round,
+                        milestone_id=milestone_id, title=step["title"], grade=current.grade,
+                        unit_id=current.unit_id, starts_at=now, due_at=due_at,
+                        status="pending", state="normal", number=current.number,
+                        category=current.category, recipients=current.recipients)
+                    uow.session.add(deadline)
+                    uow.session.flush()
+                    self._schedule(uow, deadline)
+                milestones.append(dict(step, id=milestone_id, status="pending"))
+            uow.emit("timetable_set", complaint_id, number=current.number,
+                     milestones=milestones, set_by={"id": viewer["id"], "name": viewer["name"]})
+        return TimetableOutSchema().dump({"complaint_id": complaint_id,
+                                          "milestones": milestones})
+
+    @rpc(expected_exceptions=(InvalidInput, NotFound, Conflict))
+    def update_milestone(self, complaint_id, milestone_id, viewer, update):
+        """Staged feedback given (the feedback date is met) or the milestone reached."""
+        viewer, update = _load(ViewerSchema, viewer), _load(MilestoneUpdateSchema, update)
+        bind_complaint(complaint_id)
+        kinds = ("feedback",) if update["update"] == "feedback" else ("milestone", "feedback")
+        with self.db.unit_of_work() as uow:
+            steps = uow.session.execute(select(Deadline).where(
+                Deadline.complaint_id == complaint_id, Deadline.milestone_id == milestone_id)
+                .with_for_update()).scalars().all()
+            if not steps or not _in_unit(viewer, steps[0], ("handler", "head")):
+                raise NotFound(f"milestone {milestone_id} not found")
+            now = uow.clock.now()
+            for step in steps:
+                if step.kind in kinds and step.status == "pending":
+                    step.status, step.met_at = "met", now
+                    _cancel_timers(uow.session, step.id)
+            milestone = next(s for s in steps if s.kind == "milestone")
+            feedback = next((s for s in steps if s.kind == "feedback"), None)
+            uow.emit("milestone_updated", complaint_id, number=milestone.number,
+                     milestone={"id": milestone_id, "title": milestone.title,
+                                "due_at": milestone.due_at,
+                                "feedback_due_at": feedback.due_at if feedback else None,
+                                "status": milestone.status},
+                     update=update["update"], note=update["note"],
+                     by={"id": viewer["id"], "name": viewer["name"]})
+        return {"milestone_id": milestone_id, "status": milestone.status}
 
     def _emit_extension(self, uow, event_type, extension, deadline, viewer):
         recipients = json.loads(deadline.recipients or "{}")

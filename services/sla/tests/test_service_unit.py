@@ -99,7 +99,8 @@ def test_get_deadlines_returns_the_cases_deadlines(service):
         "complaint_id": COMPLAINT_ID, "kind": "resolution", "round": 0, "grade": "complex",
         "starts_at": "2026-11-27T07:50:00+00:00",
         "due_at": "2026-12-01T09:30:00+00:00",     # Fri, Mon, Tue 17:30 in Shanghai
-        "status": "pending", "state": "normal", "extensions": [],
+        "status": "pending", "state": "normal", "extensions": [], "milestone_id": "",
+        "title": None,
     }
 
 
