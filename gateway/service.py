@@ -12,6 +12,7 @@ from gateway.http import HttpError, api, filing_key, json_response, read_json
 from services.common.bus import rpc_proxy
 from services.common.contracts import CATEGORIES, GRADES
 from services.common.logs import LogContext
+from services.common.metrics import EntrypointMetrics
 from services.common.settings import Settings, SettingsProvider
 from services.intake.attachments import AttachmentNotFound, AttachmentRejected, AttachmentStore
 
@@ -43,6 +44,7 @@ class GatewayService:
     settings = SettingsProvider()
     log_context = LogContext()
     attachments = AttachmentStoreProvider()
+    metrics = EntrypointMetrics()
 
     def _principal(self, request):
         return principal_from(request.headers.get("Authorization"), self.settings.jwt_secret,

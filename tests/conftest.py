@@ -158,6 +158,7 @@ def start_system(rabbit_config, tmp_path):
             "JIESU_OUTBOX_POLL_SECONDS": "0.2",
             "JIESU_NOTIFY_RESEND_AFTER_SECONDS": "1",
             "JIESU_LOG_JSON": "true",
+            "JIESU_METRICS_PORT": "0",  # tests that scrape set a free base port
             **{key: str(value) for key, value in env.items()},
         }
         system = System(environment, layout=layout, log_dir=Path(tmp_path) / "logs")

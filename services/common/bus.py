@@ -21,6 +21,7 @@ from nameko.amqp.publish import Publisher
 from nameko.events import EventHandler
 from nameko.rpc import RpcProxy
 
+from services.common import metrics
 from services.common.contracts import ContractError
 from services.common.settings import Settings
 
@@ -48,7 +49,11 @@ class ReliableEventHandler(EventHandler):
         self.publisher = Publisher(self.container.config["AMQP_URI"], use_confirms=True)
 
     def handle_message_processed(self, message, result=None, exc_info=None):
+        service = self.container.service_name
+        if (message.delivery_info or {}).get("redelivered"):
+            metrics.EVENTS_REDELIVERED.labels(service, self.event_type).inc()
         if exc_info is None:
+            metrics.EVENTS_CONSUMED.labels(service, self.event_type).inc()
             self.queue_consumer.ack_message(message)
             return
         try:
@@ -68,6 +73,7 @@ class ReliableEventHandler(EventHandler):
         headers[ERROR_HEADER] = "".join(traceback.format_exception_only(exc_type, exc))[-500:]
         if isinstance(exc, ContractError) or attempts >= len(self.retry_queues):
             target = self.parked_queue
+            metrics.EVENTS_PARKED.labels(self.container.service_name, self.queue.name).inc()
             log.error("parking %s event after %d attempts: %s", self.event_type, attempts + 1,
                       headers[ERROR_HEADER].strip())
         else:

@@ -32,7 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from services.common import contracts
+from services.common import contracts, metrics
 from services.common.clock import clock_from_config
 from services.common.logs import CORRELATION_KEY
 from services.common.messaging_tables import inbox, outbox
@@ -123,6 +123,7 @@ class UnitOfWork:
             .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
             .returning(inbox.c.event_id)).first()
         if recorded is None:
+            metrics.DUPLICATES_SKIPPED.labels(consumer.split(".")[0], consumer).inc()
             log.info("skipping %s %s: already applied by %s", event.get("event_type"),
                      event_id, consumer)
             return True
@@ -190,10 +191,13 @@ class OutboxRelay:
                 .order_by(outbox.c.id)
                 .limit(self.batch_size)
                 .with_for_update(skip_locked=True)).all()
-            sent = [row.id for row in rows if self._publish(session, row)]
+            sent = [row for row in rows if self._publish(session, row)]
             if sent:
-                session.execute(update(outbox).where(outbox.c.id.in_(sent)).values(
-                    sent_at=self.clock.now(), attempts=outbox.c.attempts + 1))
+                session.execute(update(outbox).where(outbox.c.id.in_([r.id for r in sent]))
+                                .values(sent_at=self.clock.now(),
+                                        attempts=outbox.c.attempts + 1))
+        for row in sent:  # counted once committed
+            metrics.EVENTS_PUBLISHED.labels(self.service, row.event_type).inc()
         return len(rows)
 
     def _publish(self, session: Session, row) -> bool:
@@ -251,6 +255,7 @@ class Database(DependencyProvider):
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.relay = OutboxRelay(self.name, self.sessions, self.container.config, self.clock,
                                  settings.outbox_poll_seconds, settings.outbox_batch_size)
+        metrics.outbox_lag_collectors(self.name, self.engine, self.clock)
 
     def start(self):
         self.container.spawn_managed_thread(self.relay.run, identifier=f"{self.name}.outbox")

@@ -66,6 +66,32 @@ def run(service_classes, config) -> None:
                 raise
 
 
+PORT_OFFSETS = {"intake": 1, "routing": 2, "sla": 3, "notify": 4, "rating": 5, "gateway": 6}
+
+
+def readiness_checks(services, settings: Settings) -> dict:
+    """What /readyz checks: each service's database reachable and at its newest migration,
+    and the broker reachable. Each check returns None when fine, else the problem."""
+    from kombu import Connection
+
+    from services.common.migrate import is_current
+
+    def broker():
+        with Connection(settings.amqp_uri, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1)
+
+    def database(service):
+        def check():
+            if not is_current(service, settings.database_url_for(service)):
+                return "database is not at the newest migration"
+        return check
+
+    checks = {"broker": broker}
+    checks.update({f"{name}-database": database(name) for name in services
+                   if name != "gateway"})
+    return checks
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="run jiesu services in this process")
     parser.add_argument("services", nargs="+", choices=sorted(SERVICE_CLASSES))
@@ -76,6 +102,11 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     configure_logging("+".join(args.services), settings.log_level, settings.log_json)
+    if settings.metrics_port:
+        from services.common.metrics import serve_ops
+
+        serve_ops(settings.metrics_host, settings.metrics_port + PORT_OFFSETS[args.services[0]],
+                  readiness_checks(args.services, settings))
     run([service_class(name) for name in args.services], nameko_config(settings))
     return 0
 

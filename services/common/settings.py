@@ -74,6 +74,10 @@ class Settings:
     vacations_are_holidays: bool = False
     clock_offset_file: str = ""
     complaint_number_prefix: str = "JS"
+    # Each process serves /metrics, /healthz and /readyz on metrics_port + its offset
+    # (intake 1, routing 2, sla 3, notify 4, rating 5, gateway 6); 0 turns them off.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9100
     log_level: str = "INFO"
     log_json: bool = True
 

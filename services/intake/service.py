@@ -21,6 +21,7 @@ from services.common.clock import ClockProvider
 from services.common.contracts import load_event
 from services.common.db import Database, insert_for
 from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common import metrics
 from services.common.health import HealthMixin
 from services.common.logs import LogContext, bind_complaint
 from services.common.settings import Settings, SettingsProvider
@@ -100,6 +101,27 @@ class SimilarCasesProvider(DependencyProvider):
         self.index.prune(now - self.window)
 
 
+class BacklogMetrics(DependencyProvider):
+    """jiesu_backlog{state,unit,category}: open cases, counted in intake's own table at
+    scrape time (at most every 10 s), so every replica reports the same, right number."""
+
+    def setup(self):
+        provider = self
+
+        def backlog():
+            engine = _engine_of(provider.container)
+            with engine.connect() as conn:
+                return [((state, unit or "", category), n) for state, unit, category, n in
+                        conn.execute(select(Complaint.status, Complaint.unit_id,
+                                            Complaint.category, func.count())
+                                     .where(Complaint.status.in_(Status.OPEN))
+                                     .group_by(Complaint.status, Complaint.unit_id,
+                                               Complaint.category)).all()]
+
+        metrics.query_gauge("jiesu_backlog", "Open cases by state, unit and category",
+                            ["state", "unit", "category"]).source("intake", backlog)
+
+
 class IntakeService(HealthMixin):
     name = "intake"
 
@@ -109,6 +131,7 @@ class IntakeService(HealthMixin):
     settings = SettingsProvider()
     screening = ScreeningProvider()
     similar = SimilarCasesProvider()
+    backlog_metrics = BacklogMetrics()
 
     # ------------------------------------------------------------------ filing
     @rpc(expected_exceptions=EXPECTED)
@@ -133,6 +156,8 @@ class IntakeService(HealthMixin):
             complaint = None  # the same key committed concurrently: answer with that one
         if complaint is None:
             complaint = self._filed_before(complainant["id"], filing_key, filing)
+        else:
+            metrics.RECEIVED.labels(channel, filing["category"]).inc()
         return FiledSchema().dump(complaint)
 
     def _file(self, filing, complainant, channel, filing_key):
@@ -450,6 +475,7 @@ class IntakeService(HealthMixin):
         after = before.apply(action, now=now, outcome=outcome)
         complaint.status, complaint.round = after.status, after.round
         complaint.instructed = after.instructed
+        _observe_handling(action, complaint, now)
         actor_name = getattr(actor, "name", None) or getattr(actor, "id", None) or str(actor)
         role = actor_role or (actor.main_role() if isinstance(actor, Viewer) else "system")
         _append(uow.session, complaint.id,
@@ -616,6 +642,18 @@ class IntakeService(HealthMixin):
 
 
 # ---------------------------------------------------------------------------- helpers
+def _engine_of(container):
+    return next(ext.engine for ext in container.dependencies if isinstance(ext, Database))
+
+
+def _observe_handling(action: str, complaint: Complaint, now) -> None:
+    unit = complaint.unit_id or ""
+    if action == "sign_for" and complaint.assigned_at:
+        metrics.TIME_TO_SIGN.labels(unit).observe((now - complaint.assigned_at).total_seconds())
+    elif action == "reply":
+        metrics.TIME_TO_REPLY.labels(unit).observe((now - complaint.received_at).total_seconds())
+
+
 def _viewer(raw) -> Viewer:
     try:
         return Viewer.from_dict(ComplainantSchema().load(raw))

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from services.common.bus import event_handler
 from services.common.contracts import load_event
 from services.common.db import Database
+from services.common import metrics
 from services.common.health import HealthMixin
 from services.common.logs import LogContext
 from services.common.settings import Settings, SettingsProvider
@@ -168,6 +169,8 @@ class NotifyService(HealthMixin):
 def _mark(session, notification, error: str | None, now) -> None:
     """Store the outcome of one attempt with a single UPDATE (no reload of the row)."""
     attempts = notification.attempts + 1
+    (metrics.NOTIFICATIONS_SENT if error is None else metrics.NOTIFICATIONS_FAILED).labels(
+        notification.channel).inc()
     if error is None:
         values = {"status": "sent", "sent_at": now}
     else:

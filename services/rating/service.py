@@ -11,6 +11,7 @@ from services.common.bus import event_handler
 from services.common.contracts import load_event
 from services.common.db import Database
 from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common import metrics
 from services.common.health import HealthMixin
 from services.common.logs import LogContext, bind_complaint
 from services.rating.domain import decide
@@ -81,11 +82,15 @@ class RatingService(HealthMixin):
                             level=rating["level"], comment=rating["comment"],
                             rated_by=rater["id"], rated_at=uow.clock.now(), decision=decision)
             uow.session.add(record)
+            unit = slot.unit_id or ""
             if decision is not None:
                 uow.emit("complaint_rated", complaint_id, level=rating["level"],
                          round=slot.round, decision=decision,
                          rater={"id": rater["id"], "name": rater["name"]},
                          comment=rating["comment"])
+        metrics.RATINGS.labels(rating["level"], unit).inc()  # counted once committed
+        if decision in ("order_redo", "supervise"):
+            (metrics.REDO if decision == "order_redo" else metrics.SUPERVISED).labels(unit).inc()
         return RatingSchema().dump(record)
 
     @rpc

@@ -11,12 +11,13 @@ from marshmallow import ValidationError
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.timer import timer
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from services.common.bus import event_handler
 from services.common.contracts import load_event
 from services.common.db import Database
 from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common import metrics
 from services.common.health import HealthMixin
 from services.common.logs import LogContext, bind_complaint
 from services.common.settings import Settings, SettingsProvider
@@ -80,6 +81,29 @@ class SlaPolicyProvider(DependencyProvider):
         return self.policy
 
 
+class SlaQueueMetrics(DependencyProvider):
+    """jiesu_sla_warning_queue{unit} and jiesu_sla_overdue{unit}, from the SLA's own table."""
+
+    def setup(self):
+        container = self.container
+
+        def by_state(state):
+            def query():
+                engine = next(d.engine for d in container.dependencies
+                              if isinstance(d, Database))
+                with engine.connect() as conn:
+                    return [((unit,), n) for unit, n in conn.execute(
+                        select(Deadline.unit_id, func.count()).where(
+                            Deadline.kind == "resolution", Deadline.status == "pending",
+                            Deadline.state == state).group_by(Deadline.unit_id)).all()]
+            return query
+
+        metrics.query_gauge("jiesu_sla_warning_queue", "Cases in warning (预警), by unit",
+                            ["unit"]).source("sla", by_state("warning"))
+        metrics.query_gauge("jiesu_sla_overdue", "Overdue cases, by unit",
+                            ["unit"]).source("sla", by_state("overdue"))
+
+
 class SlaService(HealthMixin):
     name = "sla"
 
@@ -87,6 +111,7 @@ class SlaService(HealthMixin):
     policy = SlaPolicyProvider()
     settings = SettingsProvider()
     log_context = LogContext()
+    queue_metrics = SlaQueueMetrics()
 
     # ------------------------------------------------------------------ targets
     @event_handler("routing", "complaint_assigned")
