@@ -94,6 +94,26 @@ def ensure_postgres(database_url: str) -> None:
         fail(f"PostgreSQL did not come up on {host}:{port}; see /var/log/postgresql.")
 
 
+def ensure_prometheus() -> None:
+    """The ops tests run Debian's prometheus (a real server) and promtool."""
+    if shutil.which("prometheus") and shutil.which("promtool"):
+        return
+    if not shutil.which("apt-get") or os.geteuid() != 0:
+        fail("the tests need Prometheus and promtool: install Debian's package with "
+             "'apt-get install prometheus'.")
+    print("installing Debian's prometheus package (for the ops tests) ...", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], check=False, env=env,
+                   stdout=subprocess.DEVNULL)
+    done = subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends",
+                           "prometheus"], check=False, env=env, stdout=subprocess.DEVNULL)
+    # The package starts a server on :9090 that the tests do not want; they run their own.
+    subprocess.run(["pkill", "-x", "prometheus"], check=False)
+    if done.returncode != 0 or not shutil.which("promtool"):
+        fail("could not install Debian's prometheus package; install it with "
+             "'apt-get install prometheus'.")
+
+
 def main() -> None:
     mode = sys.argv[1] if len(sys.argv) > 1 else "run"
     ensure_rabbitmq(os.environ.get("JIESU_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"))
@@ -103,6 +123,7 @@ def main() -> None:
         ensure_postgres(os.environ.get(
             "JIESU_TEST_DATABASE_URL",
             "postgresql+psycopg2://postgres@127.0.0.1:5432/jiesu_test_{service}"))
+        ensure_prometheus()
     elif os.environ.get("JIESU_DATABASE_URL", "").startswith("postgresql"):
         ensure_postgres(os.environ["JIESU_DATABASE_URL"])
 
