@@ -43,13 +43,14 @@ DUPLICATES_SKIPPED = Counter(
     "jiesu_events_duplicates_skipped_total", "Events skipped because the consumer had already "
     "applied them (idempotent inbox)", ["service", "consumer"])
 EVENTS_PARKED = Counter(
-    "jiesu_events_parked_total", "Failed events parked for a person after the last retry",
+    "jiesu_events_parked_total", "Failed events parked for a person (after the last retry, or at once when they "
+    "break their contract)",
     ["service", "queue"])
 NOTIFICATIONS_SENT = Counter(
     "jiesu_notifications_sent_total", "Notifications delivered, by channel", ["channel"])
 NOTIFICATIONS_FAILED = Counter(
-    "jiesu_notifications_failed_total", "Notification delivery attempts that failed",
-    ["channel"])
+    "jiesu_notifications_failed_total",
+    "Notification delivery attempts that failed, by channel", ["channel"])
 UP = Gauge("jiesu_up", "1 while the service's process runs", ["service"])
 
 # -------------------------------------------------------------------------------- domain
@@ -157,8 +158,8 @@ def outbox_lag_collectors(service: str, engine, clock):
     query_gauge("jiesu_outbox_unsent", "Outbox rows not yet published", ["service"],
                 5).source(service, count_query)
     query_gauge("jiesu_outbox_oldest_unsent_age_seconds",
-                "Age of the oldest unpublished outbox row", ["service"], 5).source(service,
-                                                                                   age_query)
+                "Age of the oldest unpublished outbox row, 0 when none", ["service"],
+                5).source(service, age_query)
 
 
 # ------------------------------------------------------------------------ ops HTTP server
