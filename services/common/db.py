@@ -100,15 +100,22 @@ class UnitOfWork:
         self.emitted: list[dict] = []
 
     def emit(self, event_type: str, complaint_id: str, **body) -> dict:
-        """Record an outgoing event in this transaction's outbox."""
+        """Record an outgoing event in this transaction's outbox (written, all events of the
+        unit of work in one INSERT, just before the commit)."""
         wire = contracts.build_event(event_type, complaint_id, self.clock.now(),
                                      correlation_id=self.correlation_id, **body)
-        self.session.execute(outbox.insert().values(
-            event_id=wire["event_id"], event_type=event_type,
-            payload=json.dumps(wire, ensure_ascii=False),
-            correlation_id=self.correlation_id, created_at=self.clock.now()))
         self.emitted.append(wire)
         return wire
+
+    def write_outbox(self) -> None:
+        if not self.emitted:
+            return
+        now = self.clock.now()
+        self.session.execute(outbox.insert(), [
+            {"event_id": wire["event_id"], "event_type": wire["event_type"],
+             "payload": json.dumps(wire, ensure_ascii=False),
+             "correlation_id": self.correlation_id, "created_at": now}
+            for wire in self.emitted])
 
     def already_applied(self, event: dict, consumer: str) -> bool:
         """True if `consumer` has applied this event before; otherwise record that it is
@@ -227,6 +234,7 @@ def unit_of_work(session: Session, clock, correlation_id: str | None, on_commit=
     try:
         with session.begin():
             yield uow
+            uow.write_outbox()
     finally:
         session.close()
     if uow.emitted and on_commit is not None:

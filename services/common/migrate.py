@@ -18,6 +18,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.engine import make_url
 
 from services.common.settings import REPO_ROOT, SERVICE_NAMES, Settings
@@ -46,8 +47,12 @@ def ensure_database(url: str) -> None:
             exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
                                   {"name": parsed.database}).scalar()
             if not exists:
-                conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-                log.info("created database %s", parsed.database)
+                try:
+                    conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+                    log.info("created database %s", parsed.database)
+                except ProgrammingError as exc:  # another replica created it meanwhile
+                    if "already exists" not in str(exc):
+                        raise
     finally:
         admin.dispose()
 
@@ -85,6 +90,10 @@ def run_env(target_metadata) -> None:
             context.configure(connection=connection, target_metadata=target_metadata,
                               render_as_batch=connection.dialect.name == "sqlite")
             with context.begin_transaction():
+                if connection.dialect.name == "postgresql":
+                    # Pods starting together each run the migrations: one at a time, the
+                    # others then find the database already at head.
+                    connection.execute(text("SELECT pg_advisory_xact_lock(4711)"))
                 context.run_migrations()
     finally:
         engine.dispose()
