@@ -36,12 +36,7 @@ A year with no national data (neither source) is counted with weekends only: the
 produced here log a warning the first time a computation touches such a year (once per year
 per `CalendarData`), so the gap is visible in the logs rather than silently wrong.
 
-Service use::
-
-    data = load_calendar_data(DEFAULT_CALENDAR_FILE)          # once, at start-up
-    calendar = data.working_calendar(settings.timezone, settings.workday_start,
-                                      settings.workday_end, settings.same_day_cutoff)
-    DeadlinePolicy(limits_from_settings(settings), calendar).due(grade, starts_at)
+Service use: `calendar_for(settings)`, once at start-up.
 """
 from __future__ import annotations
 
@@ -465,3 +460,11 @@ def _parse_academic(raw: Any, where: str) -> tuple[bool, list[Vacation]]:
         days, name = _parse_range(entry, here)
         periods.append(Vacation(name or f"vacation {index + 1}", days[0], days[-1]))
     return flag, periods
+
+
+def calendar_for(settings) -> WorkingCalendar:
+    """The working calendar the settings describe: hours, cut-off, holidays and 调休 from the
+    package and `calendar_file`, and whether vacations stop the clock."""
+    return load_calendar_data(settings.resolve_path(settings.calendar_file)).working_calendar(
+        settings.timezone, settings.workday_start, settings.workday_end,
+        settings.same_day_cutoff, settings.vacations_are_holidays)

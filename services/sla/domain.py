@@ -124,16 +124,6 @@ class DeadlinePolicy:
     def due(self, grade: str, starts_at: datetime) -> datetime:
         return self.limits.due(grade, starts_at, self.calendar)
 
-    @classmethod
-    def from_settings(cls, settings) -> "DeadlinePolicy":
-        return cls(limits_from_settings(settings), calendar_from_settings(settings))
-
-
-def calendar_from_settings(settings) -> WorkingCalendar:
-    return WorkingCalendar(tz=settings.timezone, start=parse_hhmm(settings.workday_start),
-                           end=parse_hhmm(settings.workday_end),
-                           cutoff=parse_hhmm(settings.same_day_cutoff))
-
 
 def limits_from_settings(settings) -> TimeLimits:
     return TimeLimits(simple=timedelta(hours=settings.grade_simple_hours),

@@ -21,7 +21,7 @@ from services.common import metrics
 from services.common.health import HealthMixin
 from services.common.logs import LogContext, bind_complaint
 from services.common.settings import Settings, SettingsProvider
-from services.sla.calendar import load_calendar_data
+from services.sla.calendar import calendar_for
 from services.sla.domain import DeadlinePolicy, limits_from_settings
 from services.sla.escalation import EscalationPolicy
 from services.sla.models import Deadline, Extension, Timer
@@ -40,9 +40,7 @@ class SlaPolicy:
     def __init__(self, settings: Settings):
         # X1: statutory holidays and 调休 from the chinesecalendar package, the years it does
         # not know yet and the school's own days from config/calendar.yaml.
-        calendar = load_calendar_data(settings.resolve_path(settings.calendar_file)) \
-            .working_calendar(settings.timezone, settings.workday_start, settings.workday_end,
-                              settings.same_day_cutoff, settings.vacations_are_holidays)
+        calendar = calendar_for(settings)
         self.deadlines = DeadlinePolicy(limits_from_settings(settings), calendar)
         self.calendar = calendar
         self.demo = timedelta(seconds=settings.sla_demo_seconds) \

@@ -4,8 +4,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.common.settings import Settings
-from services.sla.domain import (TimeLimits, WorkingCalendar, calendar_from_settings,
-                                 limits_from_settings, parse_hhmm)
+from services.sla.calendar import calendar_for
+from services.sla.domain import TimeLimits, WorkingCalendar, limits_from_settings, parse_hhmm
 
 SH = ZoneInfo("Asia/Shanghai")
 CALENDAR = WorkingCalendar()
@@ -154,7 +154,7 @@ def test_calendar_and_limits_follow_the_settings():
     settings = Settings(timezone="Asia/Shanghai", workday_start="09:00", workday_end="18:00",
                         same_day_cutoff="15:00", grade_simple_hours=1.5, grade_complex_days=2)
 
-    calendar = calendar_from_settings(settings)
+    calendar = calendar_for(settings)
     limits = limits_from_settings(settings)
 
     assert (calendar.start, calendar.end, calendar.cutoff) == (time(9), time(18), time(15))
