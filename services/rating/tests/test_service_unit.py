@@ -1,0 +1,88 @@
+"""The rating service without a broker: a reply opens the rating for whoever filed the case,
+the rating decides (R9) and announces it; anyone else gets "no such case"."""
+from datetime import datetime, timezone
+
+import pytest
+from nameko.testing.services import worker_factory
+
+from services.common.clock import ManualClock
+from services.common.contracts import build_event
+from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common.testing import InMemoryDatabase
+from services.rating.models import metadata
+from services.rating.service import RatingService
+
+NOW = datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)
+FILER = {"id": "s1", "name": "张三"}
+CO_FILER = {"id": "s2", "name": "李四"}
+
+
+@pytest.fixture
+def db():
+    return InMemoryDatabase(metadata, clock=ManualClock(NOW))
+
+
+@pytest.fixture
+def service(db):
+    return worker_factory(RatingService, db=db)
+
+
+def received():
+    return build_event("complaint_received", "c-1", NOW, number="JS-1", channel="app",
+                       category="logistics", content="热水停了两天", complainant=FILER)
+
+
+def replied(round_=0, complainants=(FILER,)):
+    return build_event("complaint_transitioned", "c-1", NOW, number="JS-1",
+                       category="logistics", action="reply", from_status="in_progress",
+                       to_status="replied", round=round_, actor={"id": "h1"},
+                       actor_role="handler", unit={"id": "logistics", "name": "后勤管理处"},
+                       complainants=list(complainants))
+
+
+def test_before_the_reply_the_filer_is_told_it_is_not_open(service):
+    service.on_complaint_received(received())
+    with pytest.raises(Conflict):
+        service.rate("c-1", FILER, {"level": "satisfied"})
+
+
+def test_someone_else_is_told_the_case_does_not_exist(service):
+    service.on_complaint_received(received())
+    service.on_complaint_transitioned(replied())
+    with pytest.raises(NotFound):
+        service.rate("c-1", {"id": "stranger"}, {"level": "dissatisfied"})
+
+
+def test_dissatisfied_first_time_orders_a_redo_and_says_so(service, db):
+    service.on_complaint_received(received())
+    service.on_complaint_transitioned(replied())
+
+    rated = service.rate("c-1", FILER, {"level": "dissatisfied", "comment": "还是没有热水"})
+
+    assert rated["decision"] == "order_redo" and rated["round"] == 0
+    (event,) = db.events("complaint_rated")
+    assert (event["decision"], event["level"], event["rater"]["id"]) == \
+        ("order_redo", "dissatisfied", "s1")
+    with pytest.raises(Conflict):  # once per reply
+        service.rate("c-1", FILER, {"level": "satisfied"})
+
+
+def test_dissatisfied_after_the_redo_makes_it_supervised(service, db):
+    service.on_complaint_received(received())
+    service.on_complaint_transitioned(replied(round_=1))
+    assert service.rate("c-1", FILER, {"level": "dissatisfied"})["decision"] == "supervise"
+
+
+def test_a_merged_duplicates_filer_rates_too_but_does_not_decide(service, db):
+    service.on_complaint_received(received())
+    service.on_complaint_transitioned(replied(complainants=(FILER, CO_FILER)))
+
+    assert service.rate("c-1", CO_FILER, {"level": "dissatisfied"})["decision"] is None
+    assert db.events("complaint_rated") == []
+    assert service.rate("c-1", FILER, {"level": "basically"})["decision"] == "close"
+    assert len(service.list_ratings("c-1")) == 2
+
+
+def test_a_bad_level_is_invalid_input(service):
+    with pytest.raises(InvalidInput):
+        service.rate("c-1", FILER, {"level": "meh"})
