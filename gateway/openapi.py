@@ -105,13 +105,26 @@ OPERATIONS = [
      (200, UnitFiguresSchema, False), ["staff"]),
     ("post", "/api/v1/staff/reports", "File a problem the unit found itself (R10)",
      intake.FileComplaintSchema, (201, intake.FiledSchema, False), ["staff"]),
+    ("get", "/open311/v2/services.{fmt}", "Open311 GeoReport v2: the service list (json|xml)",
+     None, (200, None, True), ["open311"]),
+    ("get", "/open311/v2/services/{code}.{fmt}", "Open311: a service definition", None,
+     (200, None, False), ["open311"]),
+    ("post", "/open311/v2/requests.{fmt}",
+     "Open311: file a service request (form-encoded, api_key required)", None,
+     (201, None, True), ["open311"]),
+    ("get", "/open311/v2/requests.{fmt}",
+     "Open311: this app's requests; service_request_id, service_code, start_date, end_date, "
+     "status filters (api_key required)", None, (200, None, True), ["open311"]),
+    ("get", "/open311/v2/requests/{request_id}.{fmt}", "Open311: one request (api_key required)",
+     None, (200, None, True), ["open311"]),
     ("get", "/healthz", "Liveness", None, (200, HealthSchema, False), ["operations"]),
     ("get", "/api/v1/openapi.json", "This document", None, (200, None, False), ["reference"]),
 ]
 
 ACTION_BODIES = {name: schema for name, schema in intake.ACTION_SCHEMAS.items()
                  if name != "communicate"}
-PUBLIC = {"/api/v1/categories", "/api/v1/grades", "/healthz", "/api/v1/openapi.json"}
+PUBLIC = {"/api/v1/categories", "/api/v1/grades", "/healthz", "/api/v1/openapi.json",
+          "/open311/v2/services.{fmt}", "/open311/v2/services/{code}.{fmt}"}
 
 
 BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
@@ -135,6 +148,8 @@ def openapi_document() -> dict:
                                         "handle them. Errors: one shape, ErrorSchema."})
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
                                                "bearerFormat": "JWT"})
+    spec.components.security_scheme("open311_api_key", {"type": "apiKey", "in": "query",
+                                                         "name": "api_key"})
     spec.components.schema("Error", schema=ErrorSchema)
     named = {op[3] for op in OPERATIONS} | {op[4][1] for op in OPERATIONS}
     for schema in (named - {None, "binary"}) | set(ACTION_BODIES.values()):
@@ -152,7 +167,7 @@ def openapi_document() -> dict:
                                                  "content": _content(response, many)}, **errors}}
         params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
                   for name in ("complaint_id", "unit_id", "action", "sha256", "extension_id",
-                               "milestone_id")
+                               "milestone_id", "code", "request_id", "fmt")
                   if "{" + name + "}" in path]
         if path == ACTION_PATH:
             params[-1]["schema"]["enum"] = sorted(ACTION_BODIES)
@@ -167,7 +182,9 @@ def openapi_document() -> dict:
             operation["parameters"] = params
         if body is not None:
             operation["requestBody"] = {"required": True, "content": _content(body)}
-        if path not in PUBLIC:
+        if path.startswith("/open311/v2/requests"):
+            operation["security"] = [{"open311_api_key": []}]
+        elif path not in PUBLIC:
             operation["security"] = [{"bearer": []}]
         spec.path(path=path, operations={method: operation})
     return spec.to_dict()

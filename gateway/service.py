@@ -2,13 +2,18 @@
 on the services; nothing here owns data."""
 from __future__ import annotations
 
+import hmac
+import uuid
+
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
+from gateway import open311
 from gateway.auth import principal_from
-from gateway.openapi import openapi_document
 from gateway.http import HttpError, api, filing_key, json_response, read_json
+from gateway.open311 import Open311Error, open311_api
+from gateway.openapi import openapi_document
 from services.common.bus import rpc_proxy
 from services.common.contracts import CATEGORIES, GRADES
 from services.common.logs import LogContext
@@ -228,6 +233,74 @@ class GatewayService:
     @api
     def openapi(self, request):
         return json_response(openapi_document())
+
+    # ------------------------------------------------------------ Open311 GeoReport v2
+    def _open311_app(self, request) -> str:
+        key = request.values.get("api_key", "")
+        for entry in self.settings.open311_api_keys:
+            app, _, secret = str(entry).partition(":")
+            if key and secret and hmac.compare_digest(key, secret):
+                return app
+        raise Open311Error(403, "api_key is missing or not valid")
+
+    @http("GET", "/open311/v2/services.<string:fmt>")
+    @open311_api
+    def open311_services(self, request, fmt):
+        return open311.render(fmt, open311.services(), "services", "service")
+
+    @http("GET", "/open311/v2/services/<string:code>.<string:fmt>")
+    @open311_api
+    def open311_service(self, request, code, fmt):
+        return open311.render(fmt, open311.service_definition(code), "service_definition", None)
+
+    @http("POST", "/open311/v2/requests.<string:fmt>")
+    @open311_api
+    def open311_post(self, request, fmt):
+        app = self._open311_app(request)
+        form = request.form
+        location = form.get("address_string") or (
+            f"{form['lat']},{form['long']}" if form.get("lat") and form.get("long") else None)
+        if not form.get("service_code"):
+            raise Open311Error(400, "service_code is required")
+        if not location:
+            raise Open311Error(400, "a location is required: lat and long, or address_string")
+        person = form.get("account_id") or form.get("email") or form.get("device_id") \
+            or f"anonymous-{uuid.uuid4()}"
+        name = " ".join(filter(None, (form.get("first_name"), form.get("last_name")))) or None
+        filed = self.intake.file_complaint(
+            {"category": form["service_code"], "content": form.get("description", ""),
+             "location": location[:200], "contact_phone": form.get("phone") or None},
+            {"id": f"open311:{app}:{person}"[:64], "name": name, "roles": ["complainant"]},
+            "open311")
+        return open311.render(fmt, [{"service_request_id": filed["id"],
+                                     "service_notice": f"已受理,编号 {filed['number']}",
+                                     "account_id": form.get("account_id")}],
+                              "service_requests", "request", status=201)
+
+    @http("GET", "/open311/v2/requests.<string:fmt>")
+    @open311_api
+    def open311_requests(self, request, fmt):
+        app = self._open311_app(request)
+        args = request.args
+        query = {"ids": [i for i in args.get("service_request_id", "").split(",") if i],
+                 "service_code": args.get("service_code") or None,
+                 "start_date": args.get("start_date") or None,
+                 "end_date": args.get("end_date") or None,
+                 "statuses": [s for s in args.get("status", "").split(",") if s]}
+        cases = self.intake.list_filed_by(f"open311:{app}:", query)
+        return open311.render(fmt, [open311.request_view(c) for c in cases],
+                              "service_requests", "request")
+
+    @http("GET", "/open311/v2/requests/<string:request_id>.<string:fmt>")
+    @open311_api
+    def open311_request(self, request, request_id, fmt):
+        app = self._open311_app(request)
+        cases = self.intake.list_filed_by(f"open311:{app}:", {
+            "ids": [request_id], "start_date": "2000-01-01T00:00:00+00:00"})
+        if not cases:
+            raise Open311Error(404, f"service_request_id {request_id} not found")
+        return open311.render(fmt, [open311.request_view(cases[0])], "service_requests",
+                              "request")
 
     @http("GET", "/healthz")
     def healthz(self, request):

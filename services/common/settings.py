@@ -76,6 +76,8 @@ class Settings:
     complaint_number_prefix: str = "JS"
     # Each process serves /metrics, /healthz and /readyz on metrics_port + its offset
     # (intake 1, routing 2, sla 3, notify 4, rating 5, gateway 6); 0 turns them off.
+    # Open311 GeoReport v2 apps, each "app-id:api-key" (X8); none by default.
+    open311_api_keys: tuple = ()
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9100
     log_level: str = "INFO"

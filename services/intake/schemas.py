@@ -89,6 +89,21 @@ class CaseSummarySchema(Schema):
     deadline = fields.AwareDateTime(attribute="due_at", allow_none=True)
     sla_state = fields.String()
     urgent = fields.Boolean()
+    location = fields.String(allow_none=True)
+
+
+class FiledByQuerySchema(Schema):
+    """Open311's GET requests filters, for the requests one app filed."""
+    class Meta:
+        unknown = RAISE
+
+    ids = fields.List(fields.String(), load_default=list)
+    service_code = fields.String(load_default=None, allow_none=True)
+    start_date = fields.AwareDateTime(load_default=None, allow_none=True)
+    end_date = fields.AwareDateTime(load_default=None, allow_none=True)
+    statuses = fields.List(fields.String(validate=validate.OneOf(["open", "closed"])),
+                           load_default=list)
+    limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=1000))
 
 
 class CaseListQuerySchema(Schema):

@@ -30,7 +30,7 @@ from services.intake.access import CaseFacts, Viewer, may_act, may_read, sees_id
 from services.intake.lifecycle import Case, Communication, Refused, Status
 from services.intake.models import (Attachment, AuditEntry, CaseLink, CommunicationRecord,
                                     Complaint, DailyCounter, TimelineEntry)
-from services.intake.schemas import (ACTION_SCHEMAS, AttachmentSchema, CaseListQuerySchema, CaseSummarySchema,
+from services.intake.schemas import (ACTION_SCHEMAS, AttachmentSchema, FiledByQuerySchema, CaseListQuerySchema, CaseSummarySchema,
                                      ComplainantSchema, ComplaintSchema, FileComplaintSchema,
                                      FiledSchema)
 from services.intake.screening import ScreeningRules
@@ -316,6 +316,41 @@ class IntakeService(HealthMixin):
             now = self.clock.now()
             return [_hide_identity(_with_time_left(CaseSummarySchema().dump(c), c, now), c,
                                    viewer) for c in rows]
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_filed_by(self, complainant_prefix, query=None):
+        """The requests a third-party app filed (Open311), with GeoReport's filters; by
+        default the last 90 days, newest first."""
+        if not complainant_prefix.startswith("open311:"):
+            raise InvalidInput({"complainant_prefix": ["only Open311 apps list their filings"]})
+        try:
+            query = FiledByQuerySchema().load(query or {})
+        except ValidationError as exc:
+            raise InvalidInput(exc.messages)
+        now = self.clock.now()
+        statement = select(Complaint).where(
+            Complaint.complainant_id.startswith(complainant_prefix, autoescape=True),
+            Complaint.received_at >= (query["start_date"] or now - timedelta(days=90)),
+            Complaint.received_at <= (query["end_date"] or now))
+        if query["ids"]:
+            statement = statement.where(Complaint.id.in_(query["ids"]))
+        if query["service_code"]:
+            statement = statement.where(Complaint.category == query["service_code"])
+        closed = (Status.CLOSED, Status.SCREENED_OUT, Status.MERGED)
+        if query["statuses"] == ["open"]:
+            statement = statement.where(Complaint.status.not_in(closed))
+        elif query["statuses"] == ["closed"]:
+            statement = statement.where(Complaint.status.in_(closed))
+        statement = statement.order_by(Complaint.received_at.desc()).limit(query["limit"])
+        with self.db.session() as session:
+            rows = session.execute(statement).scalars().all()
+            updated = dict(session.execute(
+                select(TimelineEntry.complaint_id, func.max(TimelineEntry.at))
+                .where(TimelineEntry.complaint_id.in_([c.id for c in rows]))
+                .group_by(TimelineEntry.complaint_id)).all()) if rows else {}
+            return [dict(_with_time_left(CaseSummarySchema().dump(c), c, now),
+                         updated_at=updated[c.id].isoformat() if c.id in updated else None)
+                    for c in rows]
 
     @rpc(expected_exceptions=EXPECTED)
     def unit_figures(self, unit_id, viewer):
