@@ -13,6 +13,7 @@ from nameko.exceptions import UnknownService
 from werkzeug.wrappers import Response
 
 from gateway.auth import Unauthorized
+from gateway.limits import RateLimited
 from services.common.bus import RpcTimeout
 from services.common.errors import JiesuError
 
@@ -87,6 +88,9 @@ def api(handler):
             message = "输入有误 (invalid input)" if fields else (str(exc.args[0]) if exc.args
                                                              else exc.code)
             return error_response(exc.http_status, exc.code, message, fields)
+        except RateLimited as exc:
+            return error_response(429, "rate_limited", f"请求过于频繁,请稍后再试 ({exc})",
+                                  headers={"Retry-After": str(exc.retry_after)})
         except (RpcTimeout, UnknownService) as exc:
             log.error("upstream timeout: %s", exc)
             return error_response(503, "upstream_timeout", "服务繁忙,请稍后重试 (try again later)",

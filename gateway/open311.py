@@ -16,6 +16,7 @@ from nameko.exceptions import UnknownService
 
 from werkzeug.wrappers import Response
 
+from gateway.limits import RateLimited
 from services.common.bus import RpcTimeout
 from services.common.contracts import CATEGORIES
 from services.common.errors import InvalidInput, NotFound
@@ -118,6 +119,10 @@ def open311_api(handler):
             return handler(self, request, *args, **kwargs)
         except Open311Error as exc:
             return error(fmt, exc.status, exc.description)
+        except RateLimited as exc:
+            response = error(fmt, 429, str(exc))
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
         except InvalidInput as exc:
             fields = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
             described = "; ".join(f"{name}: {' '.join(map(str, problems))}"

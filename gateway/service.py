@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from gateway import open311
 from gateway.auth import principal_from
 from gateway.http import HttpError, api, filing_key, json_response, read_json
+from gateway.limits import FilingLimits
 from gateway.open311 import Open311Error, open311_api
 from gateway.openapi import openapi_document
 from services.common.bus import rpc_proxy
@@ -37,6 +38,16 @@ class AttachmentStoreProvider(DependencyProvider):
         return self.store
 
 
+class FilingLimitsProvider(DependencyProvider):
+    def setup(self):
+        settings = Settings.from_container_config(self.container.config)
+        self.limits = FilingLimits(settings.rate_limit_identity_per_minute,
+                                   settings.rate_limit_ip_per_minute)
+
+    def get_dependency(self, worker_ctx):
+        return self.limits
+
+
 REJECTION_STATUS = {"empty": 400, "too_large": 413, "unsupported_type": 415, "too_many": 409}
 
 
@@ -50,6 +61,7 @@ class GatewayService:
     log_context = LogContext()
     attachments = AttachmentStoreProvider()
     metrics = EntrypointMetrics()
+    limits = FilingLimitsProvider()
 
     def _principal(self, request):
         return principal_from(request.headers.get("Authorization"), self.settings.jwt_secret,
@@ -67,6 +79,7 @@ class GatewayService:
     @api
     def file_complaint(self, request):
         principal = self._principal(request)
+        self.limits.check(principal.id, request.remote_addr)
         filed = self.intake.file_complaint(read_json(request), principal.as_complainant(),
                                            "app", filing_key(request))
         return json_response(filed, 201,
@@ -98,6 +111,7 @@ class GatewayService:
         """X4: a photo or voice message as the raw body. Its type is read from its bytes, not
         from the name or the Content-Type the client claims."""
         principal = self._principal(request)
+        self.limits.check(principal.id, request.remote_addr)
         case = self.intake.get_complaint(complaint_id, principal.as_rpc())  # 404 if not theirs
         limit = max(self.settings.max_photo_bytes, self.settings.max_voice_bytes)
         if request.content_length is None:
@@ -225,6 +239,7 @@ class GatewayService:
     def proactive_report(self, request):
         """R10: unit staff (party branches, counsellors, class officers) file what they found."""
         principal = self._staff(request)
+        self.limits.check(principal.id, request.remote_addr)
         filed = self.intake.file_complaint(read_json(request), principal.as_rpc(), "staff",
                                            filing_key(request))
         return json_response(filed, 201)
@@ -257,6 +272,7 @@ class GatewayService:
     @open311_api
     def open311_post(self, request, fmt):
         app = self._open311_app(request)
+        self.limits.check(f"open311:{app}", request.remote_addr)
         form = request.form
         location = form.get("address_string") or (
             f"{form['lat']},{form['long']}" if form.get("lat") and form.get("long") else None)

@@ -159,6 +159,9 @@ def start_system(rabbit_config, tmp_path):
             "JIESU_NOTIFY_RESEND_AFTER_SECONDS": "1",
             "JIESU_LOG_JSON": "true",
             "JIESU_METRICS_PORT": "0",  # tests that scrape set a free base port
+            # the suite files in bursts from one address; the limits have tests of their own
+            "JIESU_RATE_LIMIT_IDENTITY_PER_MINUTE": "0",
+            "JIESU_RATE_LIMIT_IP_PER_MINUTE": "0",
             **{key: str(value) for key, value in env.items()},
         }
         system = System(environment, layout=layout, log_dir=Path(tmp_path) / "logs")

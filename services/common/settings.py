@@ -76,6 +76,9 @@ class Settings:
     complaint_number_prefix: str = "JS"
     # Each process serves /metrics, /healthz and /readyz on metrics_port + its offset
     # (intake 1, routing 2, sla 3, notify 4, rating 5, gateway 6); 0 turns them off.
+    # Abuse limits on filing (per identity, per client address), per gateway process; 0 = off.
+    rate_limit_identity_per_minute: float = 30
+    rate_limit_ip_per_minute: float = 120
     # Open311 GeoReport v2 apps, each "app-id:api-key" (X8); none by default.
     open311_api_keys: tuple = ()
     metrics_host: str = "127.0.0.1"

@@ -72,3 +72,17 @@ def test_an_unknown_case_is_404_and_categories_are_listed(system):
     categories = requests.get(f"{system.url}/api/v1/categories", timeout=30).json()
     assert len(categories) == 10
     assert {"code": "logistics", "label": "后勤保障"} in categories
+
+
+def test_too_many_filings_get_429_with_retry_after(start_system, databases):
+    system = start_system(databases, layout=[["intake", "routing", "sla", "notify", "rating",
+                                              "gateway"]],
+                          JIESU_RATE_LIMIT_IDENTITY_PER_MINUTE=2)
+    body = {"category": "logistics", "content": "宿舍楼道灯坏了一周了"}
+    replies = [_post(system, body, auth("s-eager")) for _ in range(3)]
+    assert [r.status_code for r in replies] == [201, 201, 429]
+    error = _error(replies[2], 429, "rate_limited")
+    assert error["message"]
+    assert int(replies[2].headers["Retry-After"]) >= 1
+    assert _post(system, body, auth("s-calm")).status_code == 201  # others are not affected
+    assert len(system.query("intake", "SELECT id FROM complaints")) == 3
