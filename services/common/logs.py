@@ -29,6 +29,17 @@ def mask_phone(text: str) -> str:
     return _PHONE.sub(r"\1****\2", text)
 
 
+def mask_number(number) -> str:
+    """A number known to be a phone (a caller, an SMS recipient), masked whatever its form:
+    `13912345678` → `139****5678`, `0531-88117897` → `*********7897`."""
+    text = str(number or "").strip()
+    if len(text) >= 11:
+        return text[:3] + "*" * (len(text) - 7) + text[-4:]
+    if len(text) >= 7:
+        return "*" * (len(text) - 4) + text[-4:]
+    return "*" * len(text)
+
+
 class ContextFilter(logging.Filter):
     def __init__(self, service: str):
         super().__init__()
