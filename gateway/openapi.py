@@ -117,6 +117,10 @@ OPERATIONS = [
      "status filters (api_key required)", None, (200, None, True), ["open311"]),
     ("get", "/open311/v2/requests/{request_id}.{fmt}", "Open311: one request (api_key required)",
      None, (200, None, True), ["open311"]),
+    ("get", "/wechat", "WeChat 公众号 server URL verification (signature, timestamp, nonce, "
+     "echostr)", None, (200, "binary", False), ["wechat"]),
+    ("post", "/wechat", "WeChat 公众号 messages, plain or safe mode (XML); passive XML reply",
+     None, (200, "binary", False), ["wechat"]),
     ("get", "/healthz", "Liveness", None, (200, HealthSchema, False), ["operations"]),
     ("get", "/api/v1/openapi.json", "This document", None, (200, None, False), ["reference"]),
 ]
@@ -124,6 +128,7 @@ OPERATIONS = [
 ACTION_BODIES = {name: schema for name, schema in intake.ACTION_SCHEMAS.items()
                  if name != "communicate"}
 PUBLIC = {"/api/v1/categories", "/api/v1/grades", "/healthz", "/api/v1/openapi.json",
+          "/wechat",
           "/open311/v2/services.{fmt}", "/open311/v2/services/{code}.{fmt}"}
 
 

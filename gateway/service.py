@@ -3,16 +3,18 @@ on the services; nothing here owns data."""
 from __future__ import annotations
 
 import hmac
+import logging
+import time
 import uuid
 
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
-from gateway import open311
+from gateway import open311, wechat
 from gateway.auth import principal_from
 from gateway.http import HttpError, api, filing_key, json_response, read_json
-from gateway.limits import FilingLimits
+from gateway.limits import FilingLimits, RateLimited
 from gateway.open311 import Open311Error, open311_api
 from gateway.openapi import openapi_document
 from services.common.bus import rpc_proxy
@@ -21,6 +23,8 @@ from services.common.logs import LogContext
 from services.common.metrics import EntrypointMetrics
 from services.common.settings import Settings, SettingsProvider
 from services.intake.attachments import AttachmentNotFound, AttachmentRejected, AttachmentStore
+
+log = logging.getLogger("jiesu.gateway")
 
 STAFF_ACTIONS = ("sign_for", "start", "return_case", "reply", "screen_out", "dispatch",
                  "instruct", "link", "merge")
@@ -36,6 +40,33 @@ class AttachmentStoreProvider(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.store
+
+
+class WeChatProvider(DependencyProvider):
+    """The 公众号 crypto from the settings, the filing dialogue, each user's dialogue state and
+    the replies of the last minute (WeChat resends a message it got no answer to within 5 s).
+    State and replies live in this gateway process: run one gateway replica for WeChat, or
+    move them to a shared store, before scaling it out."""
+
+    def setup(self):
+        settings = Settings.from_container_config(self.container.config)
+        self.crypto = wechat.WeChatCrypto(
+            settings.wechat_token, settings.wechat_aes_key or "A" * 43,
+            settings.wechat_app_id) if settings.wechat_token else None
+        self.dialogue = wechat.Dialogue()
+        self.states: dict[str, dict] = {}
+        self.replies: dict[str, tuple[float, str]] = {}
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def remembered(self, key, now):
+        at, body = self.replies.get(key, (0.0, None))
+        return body if now - at < 60 else None
+
+    def remember(self, key, body, now):
+        self.replies = {k: v for k, v in self.replies.items() if now - v[0] < 60}
+        self.replies[key] = (now, body)
 
 
 class FilingLimitsProvider(DependencyProvider):
@@ -62,6 +93,7 @@ class GatewayService:
     attachments = AttachmentStoreProvider()
     metrics = EntrypointMetrics()
     limits = FilingLimitsProvider()
+    wechat = WeChatProvider()
 
     def _principal(self, request):
         return principal_from(request.headers.get("Authorization"), self.settings.jwt_secret,
@@ -248,6 +280,94 @@ class GatewayService:
     @api
     def openapi(self, request):
         return json_response(openapi_document())
+
+    # ------------------------------------------------------------ WeChat official account
+    @http("GET", "/wechat")
+    def wechat_verify(self, request):
+        """The 公众号 server URL check: answer echostr when the signature is WeChat's."""
+        if self.wechat.crypto is None:
+            return Response("not found", status=404)
+        args = request.args
+        try:
+            echo = self.wechat.crypto.verify_url(args.get("signature"), args.get("timestamp"),
+                                                 args.get("nonce"), args.get("echostr", ""),
+                                                 time.time())
+        except wechat.WeChatRejected as rejected:
+            log.warning("wechat verification refused: %s", rejected.reason)
+            return Response("forbidden", status=403)
+        return Response(echo, mimetype="text/plain")
+
+    @http("POST", "/wechat")
+    def wechat_message(self, request):
+        """A message from a WeChat user, in plain or safe mode; the passive reply answers it.
+        A bad signature, a stale timestamp or a malformed, oversized or entity-laden body is
+        refused and files nothing."""
+        crypto = self.wechat.crypto
+        if crypto is None:
+            return Response("not found", status=404)
+        args, now = request.args, time.time()
+        safe = args.get("encrypt_type") == "aes"
+        try:
+            body = request.get_data(cache=False)
+            if len(body) > wechat.MAX_BYTES:
+                raise wechat.WeChatRejected("body too large")
+            if safe:
+                inner = crypto.decrypt(body, args.get("msg_signature"), args.get("timestamp"),
+                                       args.get("nonce"), now)
+            else:
+                crypto.check_signature(args.get("signature"), args.get("timestamp"),
+                                       args.get("nonce"), now)
+                inner = body
+            message = wechat.parse_message(inner)
+        except wechat.WeChatRejected as rejected:
+            log.warning("wechat message refused: %s", rejected.reason)
+            signed = "signature" in rejected.reason or "timestamp" in rejected.reason
+            return Response("forbidden" if signed else "bad request", status=403 if signed
+                            else 400)
+        key = wechat.dedup_key(message)
+        reply_xml = self.wechat.remembered(key, now)
+        if reply_xml is None:
+            try:
+                text = self._wechat_answer(message, key, request)
+            except RateLimited:
+                text = "提交过于频繁,请稍后再试。"
+            except Exception:  # WeChat shows nothing for a 500: tell the user instead
+                log.exception("wechat message could not be handled")
+                text = "系统繁忙,请稍后再试。"
+            if text is None:
+                return Response("success", mimetype="text/plain")
+            reply_xml = wechat.text_reply(message["from_user"], message["to_user"], text, now)
+            self.wechat.remember(key, reply_xml, now)
+        if safe:
+            reply_xml = crypto.encrypt(reply_xml, args.get("nonce"), int(now))
+        return Response(reply_xml, mimetype="text/xml")
+
+    def _wechat_answer(self, message, key, request) -> str | None:
+        openid = message["from_user"]
+        state, action = self.wechat.dialogue.handle(self.wechat.states.get(openid), message)
+        if state is None:
+            self.wechat.states.pop(openid, None)
+        else:
+            self.wechat.states[openid] = state
+        if action["type"] == "reply":
+            return action["text"]
+        if action["type"] == "file":
+            self.limits.check(f"wechat:{openid}", request.remote_addr)
+            filed = self.intake.file_complaint(
+                {"category": action["category"], "content": action["content"]},
+                {"id": f"wechat:{openid}"[:64], "name": None, "roles": ["complainant"]},
+                "wechat", key)
+            return (f"您的诉求已受理,编号 {filed['number']}。我们将直派责任单位限时办理;"
+                    f"查询进度请回复「查询 {filed['number']}」。")
+        if action["type"] == "query":
+            found = self.intake.list_filed_by(f"wechat:{openid}", {
+                "number": action["number"], "start_date": "2000-01-01T00:00:00+00:00"})
+            if not found:
+                return f"没有找到您反映的编号为 {action['number']} 的诉求。"
+            case = found[0]
+            unit = f",承办单位:{case['unit_name']}" if case.get("unit_name") else ""
+            return f"诉求 {case['number']}:{case['status_label']}{unit}。"
+        return None
 
     # ------------------------------------------------------------ Open311 GeoReport v2
     def _open311_app(self, request) -> str:

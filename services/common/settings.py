@@ -79,6 +79,10 @@ class Settings:
     # Abuse limits on filing (per identity, per client address), per gateway process; 0 = off.
     rate_limit_identity_per_minute: float = 30
     rate_limit_ip_per_minute: float = 120
+    # WeChat official account (公众号) server at /wechat; empty token = channel off.
+    wechat_token: str = ""
+    wechat_aes_key: str = ""   # EncodingAESKey (43 characters) for safe mode
+    wechat_app_id: str = ""
     # Open311 GeoReport v2 apps, each "app-id:api-key" (X8); none by default.
     open311_api_keys: tuple = ()
     metrics_host: str = "127.0.0.1"

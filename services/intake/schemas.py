@@ -98,6 +98,7 @@ class FiledByQuerySchema(Schema):
         unknown = RAISE
 
     ids = fields.List(fields.String(), load_default=list)
+    number = fields.String(load_default=None, allow_none=True)
     service_code = fields.String(load_default=None, allow_none=True)
     start_date = fields.AwareDateTime(load_default=None, allow_none=True)
     end_date = fields.AwareDateTime(load_default=None, allow_none=True)

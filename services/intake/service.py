@@ -319,10 +319,10 @@ class IntakeService(HealthMixin):
 
     @rpc(expected_exceptions=EXPECTED)
     def list_filed_by(self, complainant_prefix, query=None):
-        """The requests a third-party app filed (Open311), with GeoReport's filters; by
-        default the last 90 days, newest first."""
-        if not complainant_prefix.startswith("open311:"):
-            raise InvalidInput({"complainant_prefix": ["only Open311 apps list their filings"]})
+        """What one channel identity filed (an Open311 app, a WeChat user), with GeoReport's
+        filters; by default the last 90 days, newest first."""
+        if not complainant_prefix.startswith(("open311:", "wechat:")):
+            raise InvalidInput({"complainant_prefix": ["only channel identities list filings"]})
         try:
             query = FiledByQuerySchema().load(query or {})
         except ValidationError as exc:
@@ -334,6 +334,8 @@ class IntakeService(HealthMixin):
             Complaint.received_at <= (query["end_date"] or now))
         if query["ids"]:
             statement = statement.where(Complaint.id.in_(query["ids"]))
+        if query["number"]:
+            statement = statement.where(Complaint.number == query["number"])
         if query["service_code"]:
             statement = statement.where(Complaint.category == query["service_code"])
         closed = (Status.CLOSED, Status.SCREENED_OUT, Status.MERGED)

@@ -1,0 +1,110 @@
+"""The 公众号 server as WeChat speaks to it: URL verification, a text dialogue that files a
+case (plain mode), WeChat's retry of the same MsgId filing nothing more, a status query, a
+safe-mode (AES) message, and refusals that file nothing."""
+from __future__ import annotations
+
+import time
+from xml.etree import ElementTree
+
+import pytest
+import requests
+
+from gateway.wechat import WeChatCrypto
+
+pytestmark = pytest.mark.e2e
+
+TOKEN, APP_ID = "jiesu-test-token", "wx1234567890abcdef"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+OPENID, ACCOUNT = "oUser-openid-0001", "gh_jiesu"
+
+
+@pytest.fixture
+def system(start_system, databases):
+    return start_system(databases, layout=[["intake", "routing", "sla", "notify", "rating",
+                                            "gateway"]],
+                        JIESU_WECHAT_TOKEN=TOKEN, JIESU_WECHAT_AES_KEY=AES_KEY,
+                        JIESU_WECHAT_APP_ID=APP_ID)
+
+
+CRYPTO = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
+
+
+def _text(content, msg_id):
+    return (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
+            f"<FromUserName><![CDATA[{OPENID}]]></FromUserName>"
+            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>")
+
+
+def _send(system, xml, signature=None, timestamp=None):
+    timestamp = str(timestamp or int(time.time()))
+    nonce = "n0nce"
+    params = {"signature": signature or CRYPTO.signature(timestamp, nonce),
+              "timestamp": timestamp, "nonce": nonce, "openid": OPENID}
+    return requests.post(f"{system.url}/wechat", params=params, data=xml.encode(),
+                         headers={"Content-Type": "text/xml"}, timeout=30)
+
+
+def _content(reply):
+    assert reply.status_code == 200, reply.text
+    root = ElementTree.fromstring(reply.content)
+    assert root.find("ToUserName").text == OPENID
+    assert root.find("FromUserName").text == ACCOUNT
+    assert root.find("MsgType").text == "text"
+    return root.find("Content").text
+
+
+def test_url_verification(system):
+    timestamp, nonce = str(int(time.time())), "abc"
+    ok = requests.get(f"{system.url}/wechat", params={
+        "signature": CRYPTO.signature(timestamp, nonce), "timestamp": timestamp,
+        "nonce": nonce, "echostr": "echo-123"}, timeout=30)
+    assert (ok.status_code, ok.text) == (200, "echo-123")
+    assert requests.get(f"{system.url}/wechat", params={
+        "signature": "0" * 40, "timestamp": timestamp, "nonce": nonce, "echostr": "x"},
+        timeout=30).status_code == 403
+
+
+def test_a_dialogue_files_once_and_answers_a_query(system):
+    assert "类别" in _content(_send(system, _text("学生公寓3号楼热水已经停了两天,请尽快维修", 1001)))
+    assert "如实反映" in _content(_send(system, _text("2", 1002)))  # 后勤保障
+    confirmed = _text("1", 1003)
+    filed = _content(_send(system, confirmed))
+    assert "已受理" in filed
+    number = filed.split("编号 ")[1].split("。")[0]
+    # WeChat got no answer in time and sends the same message again: same reply, no new case
+    assert _content(_send(system, confirmed)) == filed
+    assert len(system.query("intake", "SELECT id FROM complaints WHERE channel = 'wechat'")) == 1
+    status = _content(_send(system, _text(f"查询 {number}", 1004)))
+    assert number in status
+
+
+def test_safe_mode_round_trip(system):
+    timestamp, nonce = str(int(time.time())), "safe-nonce"
+    envelope = CRYPTO.encrypt(_text("帮助", 2001), nonce, timestamp)
+    encrypted = ElementTree.fromstring(envelope).find("Encrypt").text
+    body = (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
+            f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>")
+    reply = requests.post(f"{system.url}/wechat", params={
+        "msg_signature": CRYPTO.msg_signature(timestamp, nonce, encrypted),
+        "timestamp": timestamp, "nonce": nonce, "encrypt_type": "aes"},
+        data=body.encode(), timeout=30)
+    assert reply.status_code == 200, reply.text
+    root = ElementTree.fromstring(reply.content)
+    inner = CRYPTO.decrypt(reply.content, root.find("MsgSignature").text,
+                           root.find("TimeStamp").text, root.find("Nonce").text, time.time())
+    assert "欢迎" in ElementTree.fromstring(inner).find("Content").text
+
+
+def test_refusals_file_nothing_and_the_server_keeps_serving(system):
+    good = _text("学生公寓3号楼热水已经停了两天,请尽快维修", 3001)
+    assert _send(system, good, signature="0" * 40).status_code == 403
+    assert _send(system, good, timestamp=int(time.time()) - 3600).status_code == 403
+    xxe = ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+           '<xml><ToUserName>a</ToUserName><FromUserName>b</FromUserName>'
+           '<CreateTime>1</CreateTime><MsgType>text</MsgType><Content>&x;</Content>'
+           '<MsgId>9</MsgId></xml>')
+    assert _send(system, xxe).status_code == 400
+    assert _send(system, "<xml>" + "a" * 70_000 + "</xml>").status_code == 400
+    assert system.query("intake", "SELECT id FROM complaints") == []
+    assert "类别" in _content(_send(system, good))  # still serving
