@@ -35,14 +35,19 @@ class Principal:
         return any(role in STAFF_ROLES for role in self.roles)
 
 
-def principal_from(authorization: str | None, secret: str, leeway: int = 30) -> Principal:
+def principal_from(authorization: str | None, secret: str, leeway: int = 30,
+                   public_key: str | None = None) -> Principal:
+    """The caller, from a bearer JWT signed by the campus identity provider: HS256 with the
+    shared secret, or RS256 when a public key is configured (then only RS256 is accepted,
+    so a token cannot pick the weaker scheme)."""
     if not authorization:
         raise Unauthorized("缺少登录凭证 (missing bearer token)")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("登录凭证格式错误 (expected 'Authorization: Bearer <token>')")
+    key, algorithms = (public_key, ["RS256"]) if public_key else (secret, ["HS256"])
     try:
-        claims = jwt.decode(token.strip(), secret, algorithms=["HS256"], leeway=leeway,
+        claims = jwt.decode(token.strip(), key, algorithms=algorithms, leeway=leeway,
                             options={"require": ["sub"]})
     except jwt.ExpiredSignatureError:
         raise Unauthorized("登录已过期 (token expired)") from None

@@ -69,6 +69,20 @@ class WeChatProvider(DependencyProvider):
         self.replies[key] = (now, body)
 
 
+class TokenKeysProvider(DependencyProvider):
+    """The RS256 public key, read once (PEM text in the setting, or a path to a PEM file)."""
+
+    def setup(self):
+        value = Settings.from_container_config(self.container.config).jwt_public_key.strip()
+        if value and not value.startswith("-----BEGIN"):
+            with open(value, encoding="ascii") as handle:
+                value = handle.read()
+        self.public_key = value or None
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+
 class FilingLimitsProvider(DependencyProvider):
     def setup(self):
         settings = Settings.from_container_config(self.container.config)
@@ -93,11 +107,12 @@ class GatewayService:
     attachments = AttachmentStoreProvider()
     metrics = EntrypointMetrics()
     limits = FilingLimitsProvider()
+    keys = TokenKeysProvider()
     wechat = WeChatProvider()
 
     def _principal(self, request):
         return principal_from(request.headers.get("Authorization"), self.settings.jwt_secret,
-                              self.settings.jwt_leeway_seconds)
+                              self.settings.jwt_leeway_seconds, self.keys.public_key)
 
     def _staff(self, request):
         principal = self._principal(request)
@@ -437,6 +452,13 @@ class GatewayService:
             raise Open311Error(404, f"service_request_id {request_id} not found")
         return open311.render(fmt, [open311.request_view(cases[0])], "service_requests",
                               "request")
+
+    @http("GET,POST,PUT,PATCH,DELETE", "/<path:unknown_path>")
+    @api
+    def no_such_route(self, request, unknown_path):
+        """Anything no route matches gets the one error shape, not werkzeug's HTML page
+        (every other rule is more specific, so this one only catches what they miss)."""
+        raise HttpError(404, "not_found", f"没有这个地址 (no such path: /{unknown_path})")
 
     @http("GET", "/healthz")
     def healthz(self, request):

@@ -111,3 +111,43 @@ def test_a_token_without_a_subject_is_refused():
 
     with pytest.raises(Unauthorized, match="sub"):
         principal_from(bearer(token), SECRET)
+
+
+# ---------------------------------------------------------------------------------- RS256
+def _rsa_pair():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public
+
+
+def test_an_rs256_token_from_the_identity_provider_is_accepted():
+    import jwt as pyjwt
+
+    private, public = _rsa_pair()
+    token = pyjwt.encode({"sub": "s2023001", "name": "张三", "roles": ["complainant"],
+                          "exp": 4_102_444_800}, private, algorithm="RS256")
+
+    principal = principal_from(bearer(token), SECRET, public_key=public)
+
+    assert principal.id == "s2023001"
+
+
+def test_with_a_public_key_an_hs256_token_is_refused():
+    # Otherwise a token signed with the (shared, weaker) secret would still be let in.
+    _, public = _rsa_pair()
+    with pytest.raises(Unauthorized):
+        principal_from(bearer(issue_token(SECRET, "s1")), SECRET, public_key=public)
+
+
+def test_an_rs256_token_signed_by_someone_else_is_refused():
+    import jwt as pyjwt
+
+    _, public = _rsa_pair()
+    other, _ = _rsa_pair()
+    token = pyjwt.encode({"sub": "s1", "exp": 4_102_444_800}, other, algorithm="RS256")
+    with pytest.raises(Unauthorized):
+        principal_from(bearer(token), SECRET, public_key=public)

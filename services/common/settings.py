@@ -38,6 +38,8 @@ class Settings:
     gateway_port: int = 8000
     jwt_secret: str = "dev-only-secret-change-me-before-deploying"
     jwt_leeway_seconds: int = 30
+    # RS256 instead of HS256: the identity provider's public key (PEM text, or a file path).
+    jwt_public_key: str = ""
     timezone: str = "Asia/Shanghai"
     org_directory: str = "config/org.yaml"
     screening_rules: str = "config/screening.yaml"

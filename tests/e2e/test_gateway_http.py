@@ -86,3 +86,11 @@ def test_too_many_filings_get_429_with_retry_after(start_system, databases):
     assert int(replies[2].headers["Retry-After"]) >= 1
     assert _post(system, body, auth("s-calm")).status_code == 201  # others are not affected
     assert len(system.query("intake", "SELECT id FROM complaints")) == 3
+
+
+def test_unknown_paths_get_the_one_error_shape(system):
+    for method, path in (("get", "/api/v1/nothing-here"), ("post", "/api/v1/complaints/x/y/z"),
+                         ("delete", "/no/such/thing")):
+        reply = requests.request(method, system.url + path, timeout=30)
+        _error(reply, 404, "not_found")
+    assert requests.get(f"{system.url}/api/v1/categories", timeout=30).status_code == 200
