@@ -254,6 +254,19 @@ SOURCES = {
 }
 
 
+class CallerSchema(Schema):
+    """Who is calling a service over RPC (the gateway passes what the verified token says,
+    never what a request body claims). One schema for every service that takes a caller."""
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    name = fields.String(load_default=None, allow_none=True)
+    roles = fields.List(fields.String(), load_default=list)
+    unit = fields.String(load_default=None, allow_none=True)      # staff: their unit
+    college = fields.String(load_default=None, allow_none=True)   # students: their 二级学院
+
+
 class ContractError(ValueError):
     pass
 

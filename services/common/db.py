@@ -284,6 +284,12 @@ class Database(DependencyProvider):
             session.close()
 
 
+def engine_of(container):
+    """The engine of the Database a container declares (for work outside a worker, such as
+    the metrics that read a service's own tables at scrape time)."""
+    return next(ext.engine for ext in container.dependencies if isinstance(ext, Database))
+
+
 class WorkerDatabase:
     """What an entrypoint sees as `self.db`."""
 

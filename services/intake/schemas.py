@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from services.common.contracts import CATEGORIES, CHANNELS, GRADES
 from services.common.logs import mask_phone
@@ -32,18 +32,6 @@ class FileComplaintSchema(Schema):
                                metadata={"description": "hide the complainant from the unit"})
     urgent = fields.Boolean(load_default=False,
                             metadata={"description": "urgent matters get the shortest limit"})
-
-
-class ComplainantSchema(Schema):
-    """Who files or looks: taken from the verified token, never from the body."""
-    class Meta:
-        unknown = EXCLUDE
-
-    id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    name = fields.String(load_default=None, allow_none=True)
-    roles = fields.List(fields.String(), load_default=list)
-    unit = fields.String(load_default=None, allow_none=True)      # staff: their unit
-    college = fields.String(load_default=None, allow_none=True)   # students: their 二级学院
 
 
 class FiledSchema(Schema):

@@ -18,8 +18,8 @@ from sqlalchemy.exc import IntegrityError
 
 from services.common.bus import event_handler
 from services.common.clock import ClockProvider
-from services.common.contracts import load_event
-from services.common.db import Database, insert_for
+from services.common.contracts import CallerSchema, load_event
+from services.common.db import Database, engine_of, insert_for
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common import metrics
 from services.common.health import HealthMixin
@@ -30,9 +30,9 @@ from services.intake.access import CaseFacts, Viewer, may_act, may_read, sees_id
 from services.intake.lifecycle import Case, Communication, Refused, Status
 from services.intake.models import (Attachment, AuditEntry, CaseLink, CommunicationRecord,
                                     Complaint, DailyCounter, TimelineEntry)
-from services.intake.schemas import (ACTION_SCHEMAS, AttachmentSchema, FiledByQuerySchema, CaseListQuerySchema, CaseSummarySchema,
-                                     ComplainantSchema, ComplaintSchema, FileComplaintSchema,
-                                     FiledSchema)
+from services.intake.schemas import (ACTION_SCHEMAS, AttachmentSchema, CaseListQuerySchema,
+                                     CaseSummarySchema, ComplaintSchema, FileComplaintSchema,
+                                     FiledByQuerySchema, FiledSchema)
 from services.intake.screening import ScreeningRules
 from services.intake.similarity import SimilarityIndex, is_probable_duplicate
 
@@ -109,7 +109,7 @@ class BacklogMetrics(DependencyProvider):
         provider = self
 
         def backlog():
-            engine = _engine_of(provider.container)
+            engine = engine_of(provider.container)
             with engine.connect() as conn:
                 return [((state, unit or "", category), n) for state, unit, category, n in
                         conn.execute(select(Complaint.status, Complaint.unit_id,
@@ -141,7 +141,7 @@ class IntakeService(HealthMixin):
         the same key from the same complainant returns the first filing, not a second case."""
         try:
             filing = FileComplaintSchema().load(filing)
-            complainant = ComplainantSchema().load(complainant)
+            complainant = CallerSchema().load(complainant)
         except ValidationError as exc:
             raise InvalidInput(exc.messages)
         if channel not in domain.CHANNEL_LABELS:
@@ -393,7 +393,7 @@ class IntakeService(HealthMixin):
         """A staff action on a case: sign_for, start, communicate, reply, return_case,
         screen_out, dispatch, instruct, link, merge. Refused → Conflict (409), and nothing
         changes; a case the viewer may not act on → NotFound."""
-        viewer = _viewer(viewer)
+        caller, viewer = viewer, _viewer(viewer)
         schema = ACTION_SCHEMAS.get(action)
         if schema is None:
             raise NotFound(f"no action {action!r}")
@@ -412,9 +412,7 @@ class IntakeService(HealthMixin):
                 getattr(self, f"_do_{action}")(uow, complaint, viewer, params, now)
             except Refused as refused:
                 raise Conflict({"code": refused.code, "message": refused.message})
-        return self.get_complaint(complaint_id, {"id": viewer.id, "name": viewer.name,
-                                                 "roles": list(viewer.roles),
-                                                 "unit": viewer.unit})
+        return self.get_complaint(complaint_id, caller)
 
     def _do_sign_for(self, uow, complaint, viewer, params, now):
         self._transition(uow, complaint, "sign_for", viewer, now)
@@ -679,10 +677,6 @@ class IntakeService(HealthMixin):
 
 
 # ---------------------------------------------------------------------------- helpers
-def _engine_of(container):
-    return next(ext.engine for ext in container.dependencies if isinstance(ext, Database))
-
-
 def _observe_handling(action: str, complaint: Complaint, now) -> None:
     unit = complaint.unit_id or ""
     if action == "sign_for" and complaint.assigned_at:
@@ -693,7 +687,7 @@ def _observe_handling(action: str, complaint: Complaint, now) -> None:
 
 def _viewer(raw) -> Viewer:
     try:
-        return Viewer.from_dict(ComplainantSchema().load(raw))
+        return Viewer.from_dict(CallerSchema().load(raw))
     except ValidationError as exc:
         raise InvalidInput(exc.messages)
 

@@ -1,5 +1,5 @@
 """What crosses the wire to and from rating."""
-from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from services.rating.domain import LEVELS
 
@@ -12,14 +12,6 @@ class RateSchema(Schema):
         list(LEVELS), error="评价须为 satisfied(满意)/basically(基本满意)/dissatisfied(不满意)"))
     comment = fields.String(load_default=None, allow_none=True,
                             validate=validate.Length(max=1000))
-
-
-class RaterSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    id = fields.String(required=True)
-    name = fields.String(load_default=None, allow_none=True)
 
 
 class RatingSchema(Schema):

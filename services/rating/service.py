@@ -8,7 +8,7 @@ from nameko.rpc import rpc
 from sqlalchemy import select
 
 from services.common.bus import event_handler
-from services.common.contracts import load_event
+from services.common.contracts import CallerSchema, load_event
 from services.common.db import Database
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common import metrics
@@ -16,7 +16,7 @@ from services.common.health import HealthMixin
 from services.common.logs import LogContext, bind_complaint
 from services.rating.domain import decide
 from services.rating.models import Rating, RatingSlot
-from services.rating.schemas import RateSchema, RaterSchema, RatingSchema
+from services.rating.schemas import RateSchema, RatingSchema
 
 
 class RatingService(HealthMixin):
@@ -61,7 +61,7 @@ class RatingService(HealthMixin):
         filed the case may (anyone else: NotFound); only once per reply (Conflict)."""
         try:
             rating = RateSchema().load(rating)
-            rater = RaterSchema().load(rater)
+            rater = CallerSchema().load(rater)
         except ValidationError as exc:
             raise InvalidInput(exc.messages)
         bind_complaint(complaint_id)

@@ -1,5 +1,5 @@
 """What crosses the wire to and from the SLA service."""
-from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 
 class DeadlineSchema(Schema):
@@ -13,16 +13,6 @@ class DeadlineSchema(Schema):
     due_at = fields.AwareDateTime()
     status = fields.String()
     state = fields.String()
-
-
-class ViewerSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    id = fields.String(required=True)
-    name = fields.String(load_default=None, allow_none=True)
-    roles = fields.List(fields.String(), load_default=list)
-    unit = fields.String(load_default=None, allow_none=True)
 
 
 class ExtensionRequestSchema(Schema):

@@ -14,8 +14,8 @@ from nameko.timer import timer
 from sqlalchemy import func, select, update
 
 from services.common.bus import event_handler
-from services.common.contracts import load_event
-from services.common.db import Database
+from services.common.contracts import CallerSchema, load_event
+from services.common.db import Database, engine_of
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common import metrics
 from services.common.health import HealthMixin
@@ -27,7 +27,7 @@ from services.sla.escalation import EscalationPolicy
 from services.sla.models import Deadline, Extension, Timer
 from services.sla.schemas import (DeadlineSchema, ExtensionDecisionSchema, ExtensionRequestSchema,
                                   ExtensionSchema, MilestoneUpdateSchema, TimetableOutSchema,
-                                  TimetableSchema, ViewerSchema)
+                                  TimetableSchema)
 
 GRADE_ORDER = ("simple", "general", "complex")
 POLL_SECONDS = 1
@@ -87,9 +87,7 @@ class SlaQueueMetrics(DependencyProvider):
 
         def by_state(state):
             def query():
-                engine = next(d.engine for d in container.dependencies
-                              if isinstance(d, Database))
-                with engine.connect() as conn:
+                with engine_of(container).connect() as conn:
                     return [((unit,), n) for unit, n in conn.execute(
                         select(Deadline.unit_id, func.count()).where(
                             Deadline.kind == "resolution", Deadline.status == "pending",
@@ -220,7 +218,7 @@ class SlaService(HealthMixin):
     @rpc(expected_exceptions=(InvalidInput, NotFound, Conflict))
     def request_extension(self, complaint_id, viewer, request):
         """The handler (or head) of the unit asks for more time, with a reason."""
-        viewer, request = _load(ViewerSchema, viewer), _load(ExtensionRequestSchema, request)
+        viewer, request = _load(CallerSchema, viewer), _load(ExtensionRequestSchema, request)
         bind_complaint(complaint_id)
         with self.db.unit_of_work() as uow:
             deadline = _current_resolution(uow.session, complaint_id)
@@ -246,7 +244,7 @@ class SlaService(HealthMixin):
     def decide_extension(self, complaint_id, extension_id, viewer, decision):
         """The unit head or the office approves or refuses; an approval moves the deadline and
         replaces its timers; the complainant is told either way the clock moved."""
-        viewer, decision = _load(ViewerSchema, viewer), _load(ExtensionDecisionSchema, decision)
+        viewer, decision = _load(CallerSchema, viewer), _load(ExtensionDecisionSchema, decision)
         bind_complaint(complaint_id)
         with self.db.unit_of_work() as uow:
             extension = uow.session.execute(select(Extension).where(
@@ -279,7 +277,7 @@ class SlaService(HealthMixin):
     def set_timetable(self, complaint_id, viewer, timetable):
         """A matter that cannot be solved soon gets a timetable: milestones with dates and a
         staged-feedback (阶段性反馈) date for each, reminded and tracked like deadlines."""
-        viewer, timetable = _load(ViewerSchema, viewer), _load(TimetableSchema, timetable)
+        viewer, timetable = _load(CallerSchema, viewer), _load(TimetableSchema, timetable)
         bind_complaint(complaint_id)
         with self.db.unit_of_work() as uow:
             current = _current_resolution(uow.session, complaint_id)
@@ -315,7 +313,7 @@ class SlaService(HealthMixin):
     @rpc(expected_exceptions=(InvalidInput, NotFound, Conflict))
     def update_milestone(self, complaint_id, milestone_id, viewer, update):
         """Staged feedback given (the feedback date is met) or the milestone reached."""
-        viewer, update = _load(ViewerSchema, viewer), _load(MilestoneUpdateSchema, update)
+        viewer, update = _load(CallerSchema, viewer), _load(MilestoneUpdateSchema, update)
         bind_complaint(complaint_id)
         kinds = ("feedback",) if update["update"] == "feedback" else ("milestone", "feedback")
         with self.db.unit_of_work() as uow:
