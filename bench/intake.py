@@ -103,7 +103,8 @@ def _load_worker(url: str, secret: str, warmup: int, count: int, concurrency: in
         if session is None:
             session = local.session = requests.Session()
         body = {"category": categories[index % len(categories)],
-                "content": CONTENT.format(n=index), "contact_phone": "13912345678"}
+                "content": CONTENT.format(n=index), "contact_phone": "13912345678",
+                "pledge": True}
         started = time.perf_counter()
         try:
             reply = session.post(f"{url}/api/v1/complaints", json=body, timeout=30,

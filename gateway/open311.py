@@ -48,16 +48,25 @@ class Open311Error(Exception):
         self.description = description
 
 
+# R3: every service has one required attribute, the requester's pledge that it is true;
+# POST requests must carry attribute[pledge]=yes.
+PLEDGE_ATTRIBUTE, PLEDGE_YES = "pledge", "yes"
+
+
 def services() -> list[dict]:
     return [{"service_code": code, "service_name": label, "description": DESCRIPTIONS[code],
-             "metadata": False, "type": "realtime", "keywords": label, "group": "接诉即办"}
+             "metadata": True, "type": "realtime", "keywords": label, "group": "接诉即办"}
             for code, label in CATEGORIES.items()]
 
 
 def service_definition(code: str) -> dict:
     if code not in CATEGORIES:
         raise Open311Error(404, f"service_code {code} not found")
-    return {"service_code": code, "attributes": []}
+    return {"service_code": code, "attributes": [{
+        "variable": True, "code": PLEDGE_ATTRIBUTE, "datatype": "singlevaluelist",
+        "required": True, "datatype_description": "须选择“是”方可提交",
+        "order": 1, "description": "本人承诺所反映情况真实、准确,如有不实愿承担相应责任",
+        "values": [{"key": PLEDGE_YES, "name": "是,我承诺如实反映"}]}]}
 
 
 def request_view(case: dict) -> dict:
@@ -83,20 +92,27 @@ def request_view(case: dict) -> dict:
     }
 
 
+# GeoReport v2's XML names each member of a list after the list: attributes/attribute.
+LIST_ITEMS = {"attributes": "attribute", "values": "value"}
+
+
+def _xml_fill(node, entry: dict) -> None:
+    for key, value in entry.items():
+        child = ElementTree.SubElement(node, key)
+        if isinstance(value, list):
+            for member in value:
+                _xml_fill(ElementTree.SubElement(child, LIST_ITEMS.get(key, "item")), member)
+        elif value is not None:
+            child.text = str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def render(fmt: str, payload, root: str, item: str, status: int = 200) -> Response:
     if fmt == "json":
         return Response(json.dumps(payload, ensure_ascii=False), status=status,
                         mimetype=FORMATS["json"])
     element = ElementTree.Element(root)
     for entry in payload if isinstance(payload, list) else [payload]:
-        child = ElementTree.SubElement(element, item) if item else element
-        for key, value in entry.items():
-            if isinstance(value, list):
-                ElementTree.SubElement(child, key)  # empty collections (attributes)
-                continue
-            node = ElementTree.SubElement(child, key)
-            if value is not None:
-                node.text = str(value).lower() if isinstance(value, bool) else str(value)
+        _xml_fill(ElementTree.SubElement(element, item) if item else element, entry)
     body = '<?xml version="1.0" encoding="utf-8"?>' + ElementTree.tostring(element,
                                                                          encoding="unicode")
     return Response(body.encode("utf-8"), status=status, mimetype=FORMATS["xml"])

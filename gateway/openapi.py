@@ -9,7 +9,8 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
-from services.intake import schemas as intake
+from gateway import pledges
+from services.intake import calls, schemas as intake
 from services.rating import schemas as rating
 from services.sla import schemas as sla
 
@@ -57,8 +58,9 @@ ACTION_PATH = "/api/v1/staff/cases/{complaint_id}/{action}"
 
 # (method, path, summary, request schema, (status, response schema, many), tags)
 OPERATIONS = [
-    ("post", "/api/v1/complaints", "File a complaint (the complainant, from the app)",
-     intake.FileComplaintSchema, (201, intake.FiledSchema, False), ["complainant"]),
+    ("post", "/api/v1/complaints", "File a complaint (the complainant, from the app), with "
+     "the ticked pledge that it is true (R3)",
+     pledges.AppFilingSchema, (201, intake.FiledSchema, False), ["complainant"]),
     ("get", "/api/v1/complaints", "The caller's own complaints", None,
      (200, intake.CaseSummarySchema, True), ["complainant"]),
     ("get", "/api/v1/complaints/{complaint_id}", "A complaint, its state, deadline and timeline",
@@ -105,6 +107,15 @@ OPERATIONS = [
      (200, UnitFiguresSchema, False), ["staff"]),
     ("post", "/api/v1/staff/reports", "File a problem the unit found itself (R10)",
      intake.FileComplaintSchema, (201, intake.FiledSchema, False), ["staff"]),
+    ("post", "/hotline/calls/events", "The call centre's (CTI) call events: ringing, answered, "
+     "ended, voicemail (X-CTI-Timestamp and X-CTI-Signature HMAC; 409 = already received)",
+     calls.CallEventSchema, (200, intake.CallEventOutcomeSchema, False), ["hotline"]),
+    ("get", "/api/v1/staff/hotline/calls/{call_id}", "A hotline call for its operator: the "
+     "masked caller, the pledge script to read, the cases filed from it (office)", None,
+     (200, intake.CallSchema, False), ["hotline", "staff"]),
+    ("post", "/api/v1/staff/hotline/calls/{call_id}/complaints", "File for the caller of an "
+     "answered call, after reading the pledge (office)", pledges.OperatorFilingSchema,
+     (201, intake.FiledSchema, False), ["hotline", "staff"]),
     ("get", "/open311/v2/services.{fmt}", "Open311 GeoReport v2: the service list (json|xml)",
      None, (200, None, True), ["open311"]),
     ("get", "/open311/v2/services/{code}.{fmt}", "Open311: a service definition", None,
@@ -155,6 +166,9 @@ def openapi_document() -> dict:
                                                "bearerFormat": "JWT"})
     spec.components.security_scheme("open311_api_key", {"type": "apiKey", "in": "query",
                                                          "name": "api_key"})
+    spec.components.security_scheme("cti_signature", {
+        "type": "apiKey", "in": "header", "name": "X-CTI-Signature",
+        "description": "sha256=<hex HMAC-SHA256(secret, X-CTI-Timestamp + '.' + body)>"})
     spec.components.schema("Error", schema=ErrorSchema)
     named = {op[3] for op in OPERATIONS} | {op[4][1] for op in OPERATIONS}
     for schema in (named - {None, "binary"}) | set(ACTION_BODIES.values()):
@@ -172,7 +186,7 @@ def openapi_document() -> dict:
                                                  "content": _content(response, many)}, **errors}}
         params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
                   for name in ("complaint_id", "unit_id", "action", "sha256", "extension_id",
-                               "milestone_id", "code", "request_id", "fmt")
+                               "milestone_id", "code", "request_id", "fmt", "call_id")
                   if "{" + name + "}" in path]
         if path == ACTION_PATH:
             params[-1]["schema"]["enum"] = sorted(ACTION_BODIES)
@@ -189,6 +203,8 @@ def openapi_document() -> dict:
             operation["requestBody"] = {"required": True, "content": _content(body)}
         if path.startswith("/open311/v2/requests"):
             operation["security"] = [{"open311_api_key": []}]
+        elif path.startswith("/hotline/"):
+            operation["security"] = [{"cti_signature": []}]
         elif path not in PUBLIC:
             operation["security"] = [{"bearer": []}]
         spec.path(path=path, operations={method: operation})

@@ -11,7 +11,7 @@ from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
-from gateway import open311, wechat
+from gateway import hotline, open311, pledges, wechat
 from gateway.auth import principal_from
 from gateway.http import HttpError, api, filing_key, json_response, read_json
 from gateway.limits import FilingLimits, RateLimited
@@ -27,7 +27,7 @@ from services.intake.attachments import AttachmentNotFound, AttachmentRejected, 
 log = logging.getLogger("jiesu.gateway")
 
 STAFF_ACTIONS = ("sign_for", "start", "return_case", "reply", "screen_out", "dispatch",
-                 "instruct", "link", "merge")
+                 "instruct", "link", "merge", "classify")
 
 
 class AttachmentStoreProvider(DependencyProvider):
@@ -83,6 +83,19 @@ class TokenKeysProvider(DependencyProvider):
         return self
 
 
+class HotlineProvider(DependencyProvider):
+    """The CTI webhook's secrets and this process's replay guard (a first line: intake
+    applies each event id once whichever replica passes it on)."""
+
+    def setup(self):
+        settings = Settings.from_container_config(self.container.config)
+        self.secrets = tuple(str(s) for s in settings.hotline_webhook_secrets if s)
+        self.guard = hotline.ReplayGuard()
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+
 class FilingLimitsProvider(DependencyProvider):
     def setup(self):
         settings = Settings.from_container_config(self.container.config)
@@ -93,6 +106,8 @@ class FilingLimitsProvider(DependencyProvider):
         return self.limits
 
 
+HOTLINE_CODES = {400: "invalid_event", 401: "bad_signature", 409: "duplicate_event",
+                 413: "too_large"}
 REJECTION_STATUS = {"empty": 400, "too_large": 413, "unsupported_type": 415, "too_many": 409}
 
 
@@ -109,10 +124,17 @@ class GatewayService:
     limits = FilingLimitsProvider()
     keys = TokenKeysProvider()
     wechat = WeChatProvider()
+    hotline = HotlineProvider()
 
     def _principal(self, request):
         return principal_from(request.headers.get("Authorization"), self.settings.jwt_secret,
                               self.settings.jwt_leeway_seconds, self.keys.public_key)
+
+    def _json(self, request) -> dict:
+        return read_json(request, self.settings.max_body_bytes)
+
+    def _too_large(self, request) -> bool:
+        return (request.content_length or 0) > self.settings.max_body_bytes
 
     def _staff(self, request):
         principal = self._principal(request)
@@ -127,8 +149,11 @@ class GatewayService:
     def file_complaint(self, request):
         principal = self._principal(request)
         self.limits.check(principal.id, request.remote_addr)
-        filed = self.intake.file_complaint(read_json(request), principal.as_complainant(),
-                                           "app", filing_key(request))
+        body = self._json(request)
+        # R3: the form's pledge, ticked (anything but true is no pledge; intake refuses it).
+        pledged = body.pop("pledge", None) is True
+        filed = self.intake.file_complaint(body, principal.as_complainant(), "app",
+                                           filing_key(request), pledges.APP if pledged else None)
         return json_response(filed, 201,
                              headers={"Location": f"/api/v1/complaints/{filed['id']}"})
 
@@ -149,7 +174,7 @@ class GatewayService:
     @api
     def rate(self, request, complaint_id):
         principal = self._principal(request)
-        rated = self.rating.rate(complaint_id, principal.as_rpc(), read_json(request))
+        rated = self.rating.rate(complaint_id, principal.as_rpc(), self._json(request))
         return json_response(rated, 201)
 
     @http("POST", "/api/v1/complaints/<string:complaint_id>/attachments")
@@ -220,7 +245,7 @@ class GatewayService:
     def staff_communication(self, request, complaint_id):
         principal = self._staff(request)
         return json_response(self.intake.act(complaint_id, "communicate", principal.as_rpc(),
-                                             read_json(request)), 201)
+                                             self._json(request)), 201)
 
     @http("POST", "/api/v1/staff/cases/<string:complaint_id>/<string:action>")
     @api
@@ -228,7 +253,7 @@ class GatewayService:
         principal = self._staff(request)
         if action not in STAFF_ACTIONS:
             raise HttpError(404, "not_found", f"没有操作 {action} (no such action)")
-        body = read_json(request) if request.content_length else {}
+        body = self._json(request) if request.content_length else {}
         return json_response(self.intake.act(complaint_id, action, principal.as_rpc(), body))
 
     @http("GET", "/api/v1/staff/cases/<string:complaint_id>/deadlines")
@@ -244,7 +269,7 @@ class GatewayService:
     def request_extension(self, request, complaint_id):
         principal = self._staff(request)
         return json_response(self.sla.request_extension(complaint_id, principal.as_rpc(),
-                                                        read_json(request)), 201)
+                                                        self._json(request)), 201)
 
     @http("POST", "/api/v1/staff/cases/<string:complaint_id>/extensions/<string:extension_id>"
                   "/decision")
@@ -252,7 +277,7 @@ class GatewayService:
     def decide_extension(self, request, complaint_id, extension_id):
         principal = self._staff(request)
         return json_response(self.sla.decide_extension(complaint_id, extension_id,
-                                                       principal.as_rpc(), read_json(request)))
+                                                       principal.as_rpc(), self._json(request)))
 
     @http("POST", "/api/v1/staff/cases/<string:complaint_id>/timetable")
     @api
@@ -260,14 +285,14 @@ class GatewayService:
         """R7: milestones and staged-feedback dates for a matter that takes long."""
         principal = self._staff(request)
         return json_response(self.sla.set_timetable(complaint_id, principal.as_rpc(),
-                                                    read_json(request)), 201)
+                                                    self._json(request)), 201)
 
     @http("POST", "/api/v1/staff/cases/<string:complaint_id>/timetable/<string:milestone_id>")
     @api
     def update_milestone(self, request, complaint_id, milestone_id):
         principal = self._staff(request)
         return json_response(self.sla.update_milestone(complaint_id, milestone_id,
-                                                       principal.as_rpc(), read_json(request)))
+                                                       principal.as_rpc(), self._json(request)))
 
     @http("GET", "/api/v1/staff/cases/<string:complaint_id>/audit")
     @api
@@ -287,9 +312,56 @@ class GatewayService:
         """R10: unit staff (party branches, counsellors, class officers) file what they found."""
         principal = self._staff(request)
         self.limits.check(principal.id, request.remote_addr)
-        filed = self.intake.file_complaint(read_json(request), principal.as_rpc(), "staff",
+        filed = self.intake.file_complaint(self._json(request), principal.as_rpc(), "staff",
                                            filing_key(request))
         return json_response(filed, 201)
+
+    # ------------------------------------------------------------ the hotline (R2)
+    @http("POST", "/hotline/calls/events")
+    @api
+    def hotline_call_event(self, request):
+        """One call event from the call centre (CTI), HMAC-signed; intake keeps the call and
+        files a voicemail. 409 for an event already received: the CTI counts it delivered."""
+        if not self.hotline.secrets:
+            raise HttpError(404, "not_found", "热线未接入 (the hotline webhook is off)")
+        if self._too_large(request):
+            raise HttpError(413, "too_large", "事件过大 (event too large)")
+        try:
+            event = hotline.verify_event(request.headers,
+                                         request.get_data(cache=False)[:hotline.MAX_BODY_BYTES + 1],
+                                         self.hotline.secrets, self.hotline.guard, time.time())
+        except hotline.HotlineRejected as rejected:
+            log.warning("hotline event refused: %s %s", rejected.status, rejected.reason)
+            raise HttpError(rejected.status, HOTLINE_CODES[rejected.status],
+                            rejected.reason) from None
+        try:
+            answer = self.intake.record_call_event(event.as_payload())
+        except Exception:
+            self.hotline.guard.release(event.event_id)  # so the CTI's retry is taken
+            raise
+        if answer["outcome"] == "duplicate":
+            raise HttpError(409, "duplicate_event", f"event {event.event_id} already received")
+        return json_response(answer)
+
+    @http("GET", "/api/v1/staff/hotline/calls/<string:call_id>")
+    @api
+    def hotline_call(self, request, call_id):
+        """The operator's screen for a call: the masked caller, the pledge to read, and the
+        cases filed from it (the office)."""
+        principal = self._staff(request)
+        return json_response(self.intake.get_call(call_id, principal.as_rpc()))
+
+    @http("POST", "/api/v1/staff/hotline/calls/<string:call_id>/complaints")
+    @api
+    def file_for_caller(self, request, call_id):
+        """An operator files for the caller of an answered call, having read the pledge."""
+        principal = self._staff(request)
+        body = self._json(request)
+        pledge_read = body.pop("pledge_read", None) is True
+        filed = self.intake.file_for_caller(call_id, body, principal.as_rpc(), pledge_read,
+                                            filing_key(request))
+        return json_response(filed, 201, headers={
+            "Location": f"/api/v1/staff/cases/{filed['id']}"})
 
     @http("GET", "/api/v1/openapi.json")
     @api
@@ -323,6 +395,8 @@ class GatewayService:
         args, now = request.args, time.time()
         safe = args.get("encrypt_type") == "aes"
         try:
+            if self._too_large(request):
+                raise wechat.WeChatRejected("body too large")
             body = request.get_data(cache=False)
             if len(body) > wechat.MAX_BYTES:
                 raise wechat.WeChatRejected("body too large")
@@ -371,7 +445,7 @@ class GatewayService:
             filed = self.intake.file_complaint(
                 {"category": action["category"], "content": action["content"]},
                 {"id": f"wechat:{openid}"[:64], "name": None, "roles": ["complainant"]},
-                "wechat", key)
+                "wechat", key, pledges.WECHAT)
             return (f"您的诉求已受理,编号 {filed['number']}。我们将直派责任单位限时办理;"
                     f"查询进度请回复「查询 {filed['number']}」。")
         if action["type"] == "query":
@@ -406,6 +480,8 @@ class GatewayService:
     @http("POST", "/open311/v2/requests.<string:fmt>")
     @open311_api
     def open311_post(self, request, fmt):
+        if self._too_large(request):  # before the form is parsed (api_key is in it)
+            raise Open311Error(413, f"request larger than {self.settings.max_body_bytes} bytes")
         app = self._open311_app(request)
         self.limits.check(f"open311:{app}", request.remote_addr)
         form = request.form
@@ -415,6 +491,10 @@ class GatewayService:
             raise Open311Error(400, "service_code is required")
         if not location:
             raise Open311Error(400, "a location is required: lat and long, or address_string")
+        if form.get(f"attribute[{open311.PLEDGE_ATTRIBUTE}]") != open311.PLEDGE_YES:
+            raise Open311Error(400, f"attribute[{open311.PLEDGE_ATTRIBUTE}]="
+                                    f"{open311.PLEDGE_YES} is required: the requester pledges "
+                                    f"that the report is true")
         person = form.get("account_id") or form.get("email") or form.get("device_id") \
             or f"anonymous-{uuid.uuid4()}"
         name = " ".join(filter(None, (form.get("first_name"), form.get("last_name")))) or None
@@ -422,7 +502,7 @@ class GatewayService:
             {"category": form["service_code"], "content": form.get("description", ""),
              "location": location[:200], "contact_phone": form.get("phone") or None},
             {"id": f"open311:{app}:{person}"[:64], "name": name, "roles": ["complainant"]},
-            "open311")
+            "open311", None, pledges.open311(app))
         return open311.render(fmt, [{"service_request_id": filed["id"],
                                      "service_notice": f"已受理,编号 {filed['number']}",
                                      "account_id": form.get("account_id")}],

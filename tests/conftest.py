@@ -126,6 +126,7 @@ class RunningSystem:
     def file(self, sub: str = "s2023001", **body):
         body.setdefault("category", "logistics")
         body.setdefault("content", "学生公寓3号楼热水已经停了两天,请尽快维修")
+        body.setdefault("pledge", True)  # R3: the app's ticked pledge
         return requests.post(f"{self.url}/api/v1/complaints", json=body, headers=auth(sub),
                              timeout=30)
 

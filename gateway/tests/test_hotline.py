@@ -3,9 +3,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from gateway.hotline import (PLEDGE_SCRIPT, CallLog, FileVoicemail, HotlineRejected, Nothing,
-                             OfferFiling, Phone, ReplayGuard, WorkingHours, next_working_morning,
-                             pledge_record, signature, verify_event)
+from gateway.hotline import HotlineRejected, ReplayGuard, signature, verify_event
+from services.intake.calls import (PLEDGE_SCRIPT, CallLog, FileVoicemail, Nothing, OfferFiling,
+                                   Phone, WorkingHours, next_working_morning, pledge_record)
 
 SECRET = "cti-test-secret-0123456789"
 CST = timezone(timedelta(hours=8))

@@ -81,12 +81,28 @@ class Settings:
     # Abuse limits on filing (per identity, per client address), per gateway process; 0 = off.
     rate_limit_identity_per_minute: float = 30
     rate_limit_ip_per_minute: float = 120
+    # Largest request body the gateway reads (JSON, forms, WeChat XML, CTI events); 413 above.
+    max_body_bytes: int = 65536
     # WeChat official account (公众号) server at /wechat; empty token = channel off.
     wechat_token: str = ""
     wechat_aes_key: str = ""   # EncodingAESKey (43 characters) for safe mode
     wechat_app_id: str = ""
+    # WeChat template messages (notices to WeChat users): the AppSecret turns them on.
+    wechat_app_secret: str = ""
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wechat_template_id: str = ""
+    # Where a WeChat user follows a case: {link}/<complaint id> (the H5 page); "" = no link.
+    wechat_case_link: str = ""
     # Open311 GeoReport v2 apps, each "app-id:api-key" (X8); none by default.
     open311_api_keys: tuple = ()
+    # The 24-hour hotline's call centre (CTI): webhook secrets (several while rotating; none
+    # = webhook off) and the key that turns a caller's number into a stable pseudonym.
+    hotline_webhook_secrets: tuple = ()
+    caller_pseudonym_key: str = "jiesu-dev-pseudonym-key"
+    # SMS to hotline callers: an HTTP provider when a base URL is set, else logged.
+    sms_base_url: str = ""
+    sms_account: str = ""
+    sms_secret: str = ""
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9100
     log_level: str = "INFO"

@@ -24,6 +24,7 @@ ACTION_ROLES = {
     "return_case": UNIT_ROLES,
     "screen_out": ("office",),
     "dispatch": ("office",),
+    "classify": ("office",),
     "link": ("office",),
     "merge": ("office",),
     "instruct": ("leader",),

@@ -2,6 +2,9 @@
 The case's states and the regulation's rules on them are in lifecycle.py."""
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -14,6 +17,41 @@ LEVEL_LABELS = {"satisfied": "满意", "basically": "基本满意", "dissatisfie
 
 CHANNEL_LABELS = {"app": "智慧山工院APP", "wechat": "微信公众号", "hotline": "24小时热线",
                   "open311": "Open311", "staff": "单位主动发现"}
+
+
+UNCLASSIFIED = "unclassified"  # a voicemail the office has not classified yet (metrics label)
+
+# R3: what every channel's filing must carry, and the refusals around classifying voicemail.
+PLEDGE_REQUIRED = ("须承诺所反映情况真实准确,如有不实愿承担相应责任 "
+                   "(the complainant must pledge that the complaint is true)")
+CLASSIFY_FIRST = ("classify_first",
+                  "热线留言须先由办公室分类 (classify this voicemail before anything else)")
+ALREADY_CLASSIFIED = ("already_classified", "该诉求已有类别 (this case is already classified)")
+
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
+
+
+def category_label(code: str | None) -> str:
+    return CATEGORIES[code] if code else "待分类"
+
+
+def reachable_phone(number: str) -> str | None:
+    """A caller's number as a contact phone (mainland mobile or landline), or None when it
+    is not one we can text or call back (withheld, international)."""
+    digits = number.replace("-", "").replace(" ", "")
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("0086"):
+        digits = digits[4:]
+    return digits if _MOBILE.match(digits) or _LANDLINE.match(digits) else None
+
+
+def caller_pseudonym(number: str, key: str) -> str:
+    """A hotline caller's complainant id: the same for every call from one number, and not
+    the number (staff lists show ids; the number is personal data, X5)."""
+    digest = hmac.new(key.encode("utf-8"), number.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"hotline:{digest[:24]}"
 
 
 def local_day(moment: datetime, tz: str) -> date:
@@ -37,8 +75,16 @@ class TimelineLine:
 
 
 def received_line(number: str, channel: str, category: str) -> TimelineLine:
+    if category is None:
+        return TimelineLine("received", f"热线留言已登记,编号 {number}(来源:"
+                                        f"{CHANNEL_LABELS[channel]},待办公室分类)", "system")
     return TimelineLine("received", f"诉求已受理,编号 {number}(来源:{CHANNEL_LABELS[channel]},"
                                     f"类别:{CATEGORIES[category]})", "system")
+
+
+def voicemail_line(counts_from: datetime, tz: str) -> TimelineLine:
+    return TimelineLine("voicemail", f"非工作时间留言,于 {format_local(counts_from, tz)} "
+                                     f"起受理办理", "system")
 
 
 def assigned_line(unit_name: str, handler_name: str) -> TimelineLine:

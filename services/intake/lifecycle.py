@@ -59,7 +59,8 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 ACTION_LABELS = {"screen_out": "不予受理并告知", "assign": "派单", "return_case": "退单",
                  "sign_for": "签收", "start": "开始办理", "reply": "答复", "close": "办结",
                  "order_redo": "发回重办", "supervise": "纳入督办", "merge": "合并重复件",
-                 "instruct": "领导批示", "communicate": "沟通记录", "dispatch": "申请派单"}
+                 "instruct": "领导批示", "communicate": "沟通记录", "dispatch": "申请派单",
+                 "classify": "留言分类"}
 
 # Reply outcomes (R6): solved, or explained as not solvable under current policy.
 OUTCOMES = {"solved": "已解决", "explained": "已解释说明", "policy_unsolvable": "政策范围内暂不能解决",

@@ -26,7 +26,8 @@ class Complaint(Base):
     number: Mapped[str] = mapped_column(sa.String(32), unique=True)
     status: Mapped[str] = mapped_column(sa.String(24), index=True)
     channel: Mapped[str] = mapped_column(sa.String(16))
-    category: Mapped[str] = mapped_column(sa.String(32), index=True)
+    # None only for a hotline voicemail until the office classifies it (then it is routed).
+    category: Mapped[str | None] = mapped_column(sa.String(32), index=True)
     title: Mapped[str | None] = mapped_column(sa.String(200))
     content: Mapped[str] = mapped_column(sa.Text)
     location: Mapped[str | None] = mapped_column(sa.String(200))
@@ -38,6 +39,11 @@ class Complaint(Base):
     timetable: Mapped[str | None] = mapped_column(sa.Text)  # JSON list of milestones (R7)
     complainant_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     complainant_name: Mapped[str | None] = mapped_column(sa.String(100))
+    # R3: the complainant's pledge that it is true, in the words of the channel that took it
+    # (None only for a unit's own report, R10, and for cases filed before it was recorded).
+    pledge: Mapped[str | None] = mapped_column(sa.Text)
+    # The hotline call it was filed from (an operator's filing or a voicemail).
+    call_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     # The client's Idempotency-Key, or one the gateway made for the request.
     filing_key: Mapped[str] = mapped_column(sa.String(100))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -150,6 +156,19 @@ class DailyCounter(Base):
 
     day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
     value: Mapped[int] = mapped_column(sa.Integer)
+
+
+class HotlineCall(Base):
+    """One hotline call as the call centre's events describe it (services/intake/calls.py's
+    CallLog as JSON, with the ids of the events already applied), and the case a voicemail
+    became. The row is locked while an event is applied, so replicas apply them in turn."""
+    __tablename__ = "hotline_calls"
+
+    call_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    state: Mapped[str | None] = mapped_column(sa.String(16))
+    log: Mapped[str] = mapped_column(sa.Text)
+    complaint_id: Mapped[str | None] = mapped_column(sa.String(36))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 metadata = Base.metadata

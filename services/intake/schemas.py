@@ -34,10 +34,42 @@ class FileComplaintSchema(Schema):
                             metadata={"description": "urgent matters get the shortest limit"})
 
 
+class PledgeSchema(Schema):
+    """R3: the words that record the complainant's pledge, as the channel took it."""
+    pledge = fields.String(load_default=None, allow_none=True,
+                           validate=validate.Length(max=500))
+
+
 class FiledSchema(Schema):
     id = fields.String()
     number = fields.String()
     status = fields.String()
+
+
+class CallSchema(Schema):
+    """A hotline call as the office's operator sees it (the caller masked)."""
+    call_id = fields.String()
+    state = fields.String(allow_none=True, metadata={
+        "description": "ringing | answered | ended | voicemail"})
+    caller = fields.String(metadata={"example": "139****5678"})
+    operator = fields.String(allow_none=True)
+    answered_at = fields.String(allow_none=True)
+    ended_at = fields.String(allow_none=True)
+    script = fields.String(metadata={"description": "the pledge the operator reads (R3)"})
+    complaints = fields.List(fields.Nested(FiledSchema))
+
+
+class CallEventOutcomeSchema(Schema):
+    """What a call event led to: nothing, an offer to file for the caller, or a voicemail
+    case (filed, waiting for the office to classify it)."""
+    outcome = fields.String(metadata={"description": "nothing | offer | voicemail"})
+    call_id = fields.String()
+    reason = fields.String(allow_none=True)
+    operator = fields.String(allow_none=True)
+    caller = fields.String(allow_none=True)
+    script = fields.String(allow_none=True)
+    complaint = fields.Nested(FiledSchema, allow_none=True)
+    counts_from = fields.String(allow_none=True)
 
 
 class TimelineEntrySchema(Schema):
@@ -101,7 +133,7 @@ class CaseListQuerySchema(Schema):
 
     view = fields.String(load_default="inbox", validate=validate.OneOf(
         ["inbox", "all", "screened_out", "returned", "disputed", "redo", "supervised",
-         "proactive"]))
+         "proactive", "unclassified"]))
     state = fields.String(load_default=None, validate=validate.OneOf(list(Status.LABELS)))
     category = fields.String(load_default=None, validate=validate.OneOf(list(CATEGORIES)))
     due_before = fields.AwareDateTime(load_default=None)
@@ -143,6 +175,13 @@ class DispatchSchema(_ActionSchema):
     unit_id = fields.String(load_default=None, allow_none=True)
 
 
+class ClassifySchema(_ActionSchema):
+    """The office classifies a hotline voicemail after listening to it."""
+    category = fields.String(required=True, validate=validate.OneOf(list(CATEGORIES)))
+    title = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    urgent = fields.Boolean(load_default=False)
+
+
 class InstructSchema(_ActionSchema):
     text = fields.String(required=True, validate=validate.Length(min=2, max=2000))
 
@@ -159,7 +198,7 @@ ACTION_SCHEMAS = {
     "sign_for": NoParamsSchema, "start": NoParamsSchema, "return_case": ReturnCaseSchema,
     "reply": ReplySchema, "communicate": CommunicationSchema, "screen_out": ScreenOutSchema,
     "dispatch": DispatchSchema, "instruct": InstructSchema, "link": LinkSchema,
-    "merge": MergeSchema,
+    "merge": MergeSchema, "classify": ClassifySchema,
 }
 
 
@@ -179,7 +218,7 @@ class ComplaintSchema(Schema):
     number = fields.String()
     status = fields.String()
     channel = fields.String(validate=validate.OneOf(CHANNELS))
-    category = fields.String()
+    category = fields.String(allow_none=True)
     category_label = fields.Function(lambda c: CATEGORIES.get(c.category))
     title = fields.String(allow_none=True)
     content = fields.String()
@@ -209,6 +248,8 @@ class ComplaintSchema(Schema):
     merged_into = fields.String(allow_none=True)
     last_rating = fields.String(allow_none=True)
     urgent = fields.Boolean()
+    pledge = fields.String(allow_none=True)
+    call_id = fields.String(allow_none=True)
     sla_state = fields.String()
     response_deadline = fields.AwareDateTime(attribute="response_due_at", allow_none=True)
     timetable = fields.Function(lambda c: json.loads(c.timetable) if c.timetable else None)

@@ -25,16 +25,17 @@ from services.common import metrics
 from services.common.health import HealthMixin
 from services.common.logs import LogContext, bind_complaint
 from services.common.settings import Settings, SettingsProvider
-from services.intake import domain
+from services.intake import calls, domain
 from services.intake.access import CaseFacts, Viewer, may_act, may_read, sees_identity
 from services.intake.lifecycle import Case, Communication, Refused, Status
 from services.intake.models import (Attachment, AuditEntry, CaseLink, CommunicationRecord,
-                                    Complaint, DailyCounter, TimelineEntry)
-from services.intake.schemas import (ACTION_SCHEMAS, AttachmentSchema, CaseListQuerySchema,
-                                     CaseSummarySchema, ComplaintSchema, FileComplaintSchema,
-                                     FiledByQuerySchema, FiledSchema)
+                                    Complaint, DailyCounter, HotlineCall, TimelineEntry)
+from services.intake.schemas import (ACTION_SCHEMAS, AttachmentSchema, CallSchema,
+                                     CaseListQuerySchema, CaseSummarySchema, ComplaintSchema, FileComplaintSchema,
+                                     FiledByQuerySchema, FiledSchema, PledgeSchema)
 from services.intake.screening import ScreeningRules
 from services.intake.similarity import SimilarityIndex, is_probable_duplicate
+from services.sla.calendar import calendar_for
 
 EXPECTED = (InvalidInput, NotFound, Conflict)
 
@@ -101,6 +102,20 @@ class SimilarCasesProvider(DependencyProvider):
         self.index.prune(now - self.window)
 
 
+class WorkingHoursProvider(DependencyProvider):
+    """When the office works (the SLA's calendar): a voicemail left outside it is handled
+    from the next working morning."""
+
+    def setup(self):
+        settings = Settings.from_container_config(self.container.config)
+        self.hours = calls.WorkingHours(calendar_for(settings).is_working_day,
+                                        settings.workday_start, settings.workday_end,
+                                        settings.timezone)
+
+    def get_dependency(self, worker_ctx):
+        return self.hours
+
+
 class BacklogMetrics(DependencyProvider):
     """jiesu_backlog{state,unit,category}: open cases, counted in intake's own table at
     scrape time (at most every 10 s), so every replica reports the same, right number."""
@@ -111,7 +126,8 @@ class BacklogMetrics(DependencyProvider):
         def backlog():
             engine = engine_of(provider.container)
             with engine.connect() as conn:
-                return [((state, unit or "", category), n) for state, unit, category, n in
+                return [((state, unit or "", category or domain.UNCLASSIFIED), n)
+                        for state, unit, category, n in
                         conn.execute(select(Complaint.status, Complaint.unit_id,
                                             Complaint.category, func.count())
                                      .where(Complaint.status.in_(Status.OPEN))
@@ -132,16 +148,21 @@ class IntakeService(HealthMixin):
     screening = ScreeningProvider()
     similar = SimilarCasesProvider()
     backlog_metrics = BacklogMetrics()
+    working_hours = WorkingHoursProvider()
 
     # ------------------------------------------------------------------ filing
     @rpc(expected_exceptions=EXPECTED)
-    def file_complaint(self, filing, complainant, channel="app", filing_key=None):
+    def file_complaint(self, filing, complainant, channel="app", filing_key=None,
+                       pledge=None):
         """File a complaint. `filing_key` makes filing idempotent: RPC is at-least-once (a
         request whose worker died before acking is delivered again) and clients retry, so
-        the same key from the same complainant returns the first filing, not a second case."""
+        the same key from the same complainant returns the first filing, not a second case.
+        `pledge` (R3) is the complainant's promise that it is true, in the channel's words;
+        every channel but a unit's own report (R10) must give it."""
         try:
             filing = FileComplaintSchema().load(filing)
             complainant = CallerSchema().load(complainant)
+            pledge = PledgeSchema().load({"pledge": pledge})["pledge"]
         except ValidationError as exc:
             raise InvalidInput(exc.messages)
         if channel not in domain.CHANNEL_LABELS:
@@ -149,56 +170,74 @@ class IntakeService(HealthMixin):
         if channel == "staff" and not (complainant["unit"] and Viewer.from_dict(
                 complainant).has("handler", "head", "office")):
             raise NotFound("only unit staff file proactive reports")
+        if channel != "staff" and not pledge:
+            raise InvalidInput({"pledge": [domain.PLEDGE_REQUIRED]})
+        return self._file_once(filing, complainant, channel, filing_key, pledge)
+
+    def _file_once(self, filing, complainant, channel, filing_key, pledge, call_id=None):
         filing_key = filing_key or str(uuid.uuid4())
         try:
-            complaint = self._file(filing, complainant, channel, filing_key)
+            with self.db.unit_of_work() as uow:
+                complaint = self._file(uow, filing, complainant, channel, filing_key, pledge,
+                                       call_id)
         except IntegrityError:
             complaint = None  # the same key committed concurrently: answer with that one
         if complaint is None:
             complaint = self._filed_before(complainant["id"], filing_key, filing)
-        else:
-            metrics.RECEIVED.labels(channel, filing["category"]).inc()
         return FiledSchema().dump(complaint)
 
-    def _file(self, filing, complainant, channel, filing_key):
+    def _file(self, uow, filing, complainant, channel, filing_key, pledge, call_id=None):
+        """The new case in the caller's unit of work, or None if this key filed one before.
+        A filing without a category (a hotline voicemail) waits for the office to classify
+        it: nothing is announced until then, so nothing routes it."""
         settings = self.settings
         now = self.clock.now()
-        verdict = self.screening.screen(filing.get("title"), filing["content"])
-        with self.db.unit_of_work() as uow:
-            if _find_filing(uow.session, complainant["id"], filing_key) is not None:
-                return None
-            complaint_id = str(uuid.uuid4())
-            bind_complaint(complaint_id)
-            day = domain.local_day(now, settings.timezone)
-            number = domain.complaint_number(settings.complaint_number_prefix, day,
-                                             _next_in_day(uow.session, day))
-            proactive = channel == "staff"
-            complaint = Complaint(
-                id=complaint_id, number=number, status=Status.RECEIVED, channel=channel,
-                complainant_id=complainant["id"], complainant_name=complainant["name"],
-                complainant_college=complainant["college"], filing_key=filing_key,
-                received_at=now, proactive=proactive,
-                reporter_unit_id=complainant["unit"] if proactive else None, round=0,
-                disputed=False, instructed=False, **filing)
-            uow.session.add(complaint)
-            _append(uow.session, complaint_id,
-                    domain.received_line(number, channel, filing["category"]), now)
-            screened = None
-            if verdict is not None:
-                # R4: recorded, counted and answered with its template; never routed.
-                complaint.status = Status.SCREENED_OUT
-                complaint.screened_rule, complaint.screened_kind = verdict.rule_id, verdict.kind
-                screened = {"rule": verdict.rule_id, "kind": verdict.kind,
-                            "channel": verdict.channel, "reply": verdict.reply}
-                _append(uow.session, complaint_id, domain.screened_line(verdict.reply), now)
-            uow.session.flush()  # a duplicate key fails here, before anything is emitted
-            _audit(uow, complaint_id, complainant["id"], "complainant", "file",
-                   {"status": [None, complaint.status]})
-            uow.emit("complaint_received", complaint_id, number=number, channel=channel,
-                     complainant={"id": complainant["id"], "name": complainant["name"]},
-                     college=complainant["college"], proactive=proactive,
-                     reporter_unit=complaint.reporter_unit_id, screened=screened, **filing)
+        if _find_filing(uow.session, complainant["id"], filing_key) is not None:
+            return None
+        complaint_id = str(uuid.uuid4())
+        bind_complaint(complaint_id)
+        day = domain.local_day(now, settings.timezone)
+        number = domain.complaint_number(settings.complaint_number_prefix, day,
+                                         _next_in_day(uow.session, day))
+        proactive = channel == "staff"
+        complaint = Complaint(
+            id=complaint_id, number=number, status=Status.RECEIVED, channel=channel,
+            complainant_id=complainant["id"], complainant_name=complainant["name"],
+            complainant_college=complainant["college"], filing_key=filing_key,
+            received_at=now, proactive=proactive, pledge=pledge, call_id=call_id,
+            reporter_unit_id=complainant["unit"] if proactive else None, round=0,
+            disputed=False, instructed=False, **filing)
+        uow.session.add(complaint)
+        _append(uow.session, complaint_id,
+                domain.received_line(number, channel, filing["category"]), now)
+        uow.session.flush()  # a duplicate key fails here, before anything is emitted
+        _audit(uow, complaint_id, complainant["id"], "complainant", "file",
+               {"status": [None, complaint.status]})
+        if complaint.category is not None:
+            self._announce(uow, complaint, now)
+        metrics.RECEIVED.labels(channel, complaint.category or domain.UNCLASSIFIED).inc()
         return complaint
+
+    def _announce(self, uow, complaint, now):
+        """complaint_received: routing, notify, rating and sla take it from here, unless the
+        screening rules (R4) answer it with their template instead."""
+        verdict = self.screening.screen(complaint.title, complaint.content)
+        screened = None
+        if verdict is not None:
+            # R4: recorded, counted and answered with its template; never routed.
+            complaint.status = Status.SCREENED_OUT
+            complaint.screened_rule, complaint.screened_kind = verdict.rule_id, verdict.kind
+            screened = {"rule": verdict.rule_id, "kind": verdict.kind,
+                        "channel": verdict.channel, "reply": verdict.reply}
+            _append(uow.session, complaint.id, domain.screened_line(verdict.reply), now)
+        uow.emit("complaint_received", complaint.id, number=complaint.number,
+                 channel=complaint.channel,
+                 complainant={"id": complaint.complainant_id, "name": complaint.complainant_name},
+                 college=complaint.complainant_college, proactive=complaint.proactive,
+                 reporter_unit=complaint.reporter_unit_id, screened=screened,
+                 category=complaint.category, title=complaint.title, content=complaint.content,
+                 contact_phone=complaint.contact_phone, location=complaint.location,
+                 anonymous=complaint.anonymous, urgent=complaint.urgent)
 
     def _filed_before(self, complainant_id, filing_key, filing):
         with self.db.session() as session:
@@ -210,6 +249,115 @@ class IntakeService(HealthMixin):
                     "该幂等键已用于另一条诉求 (this key was used for a different complaint)"]})
             bind_complaint(complaint.id)
             return complaint
+
+    # ------------------------------------------------------------------ the hotline
+    @rpc(expected_exceptions=EXPECTED)
+    def record_call_event(self, payload):
+        """One event of a hotline call, as the call centre sent it (the gateway checked that
+        it did). Applied once per event id, whichever gateway replica passes it on: the
+        answer says what followed (`duplicate`, `nothing`, `offer`: the operator may file
+        for the caller, `voicemail`: a case was filed from the message)."""
+        try:
+            event = calls.event_from(calls.CallEventSchema().load(payload))
+        except ValidationError as exc:
+            raise InvalidInput(exc.messages)
+        with self.db.unit_of_work() as uow:
+            # The row exists (a call's first events may arrive at once), then is locked: the
+            # events of one call are applied one after the other.
+            uow.session.execute(insert_for(uow.session, HotlineCall.__table__).values(
+                call_id=event.call_id, log="{}", updated_at=uow.clock.now())
+                .on_conflict_do_nothing(index_elements=["call_id"]))
+            row = uow.session.execute(select(HotlineCall).where(
+                HotlineCall.call_id == event.call_id).with_for_update()).scalar_one()
+            stored = json.loads(row.log)
+            log = calls.CallLog.from_dict(stored, self.working_hours) if stored \
+                else calls.CallLog(event.call_id, self.working_hours)
+            if event.event_id in log.applied:
+                return {"outcome": "duplicate", "call_id": event.call_id}
+            action = log.apply(event)
+            answer = {"outcome": "nothing", "call_id": event.call_id,
+                      "reason": getattr(action, "reason", None)}
+            if isinstance(action, calls.OfferFiling):
+                answer = {"outcome": "offer", "call_id": event.call_id,
+                          "operator": action.operator, "caller": str(action.caller),
+                          "script": action.script}
+            elif isinstance(action, calls.FileVoicemail):
+                complaint = self._file_voicemail(uow, action)
+                row.complaint_id = complaint.id
+                answer = {"outcome": "voicemail", "call_id": event.call_id,
+                          "complaint": FiledSchema().dump(complaint),
+                          "counts_from": action.counts_from.isoformat()}
+            row.state, row.log = log.state, json.dumps(log.as_dict(), ensure_ascii=False)
+            row.updated_at = uow.clock.now()
+        return answer
+
+    def _file_voicemail(self, uow, action: "calls.FileVoicemail") -> Complaint:
+        number = action.caller.number
+        filing = {"category": None, "title": None, "content": action.content,
+                  "location": None, "contact_phone": domain.reachable_phone(number),
+                  "anonymous": False, "urgent": False}
+        complaint = self._file(uow, filing, self._caller(number), "hotline",
+                               f"call:{action.call_id}", action.pledge, action.call_id)
+        if complaint is None:  # the call's row was lost but its case was not: find it
+            complaint = _find_filing(uow.session, self._caller(number)["id"],
+                                     f"call:{action.call_id}")
+        elif action.counts_from != action.received_at:
+            _append(uow.session, complaint.id, domain.voicemail_line(
+                action.counts_from, self.settings.timezone), self.clock.now())
+        return complaint
+
+    def _caller(self, number: str) -> dict:
+        """A hotline caller as a complainant: a pseudonym, never the number, identifies them
+        (staff lists show complainant ids); the number is kept as the contact phone."""
+        return {"id": domain.caller_pseudonym(number, self.settings.caller_pseudonym_key),
+                "name": None, "roles": ["complainant"], "unit": None, "college": None}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_call(self, call_id, viewer):
+        """The office's view of a hotline call: its state, the masked caller, the pledge
+        script to read, and the cases filed from it."""
+        viewer = _viewer(viewer)
+        if not viewer.has("office"):
+            raise NotFound(f"call {call_id} not found")
+        with self.db.session() as session:
+            row = session.get(HotlineCall, str(call_id))
+            if row is None:
+                raise NotFound(f"call {call_id} not found")
+            log = json.loads(row.log)
+            filed = session.execute(select(Complaint).where(Complaint.call_id == row.call_id)
+                                    .order_by(Complaint.received_at)).scalars().all()
+            return CallSchema().dump({
+                "call_id": row.call_id, "state": row.state,
+                "caller": str(calls.Phone(log.get("caller") or "")),
+                "operator": log.get("operator"), "answered_at": log.get("answered_at"),
+                "ended_at": log.get("ended_at"), "script": calls.PLEDGE_SCRIPT,
+                "complaints": filed})
+
+    @rpc(expected_exceptions=EXPECTED)
+    def file_for_caller(self, call_id, filing, operator, pledge_read=False, filing_key=None):
+        """An operator of the office files on a hotline caller's behalf, linked to the call.
+        The operator must have read the pledge (calls.PLEDGE_SCRIPT) and heard the caller
+        accept it; the case records who read it and when."""
+        viewer = _viewer(operator)
+        if not viewer.has("office"):
+            raise NotFound(f"call {call_id} not found")
+        try:
+            filing = FileComplaintSchema().load(filing)
+        except ValidationError as exc:
+            raise InvalidInput(exc.messages)
+        if pledge_read is not True:
+            raise InvalidInput({"pledge_read": [domain.PLEDGE_REQUIRED]})
+        with self.db.session() as session:
+            row = session.get(HotlineCall, str(call_id))
+            log = json.loads(row.log) if row is not None else {}
+        if row is None or row.state not in (calls.ANSWERED, calls.ENDED):
+            raise NotFound(f"no answered call {call_id}")
+        number = log["caller"]
+        filing["contact_phone"] = filing["contact_phone"] or domain.reachable_phone(number)
+        pledge = calls.pledge_record(viewer.name or viewer.id, self.clock.now(),
+                                     self.settings.timezone)
+        return self._file_once(filing, self._caller(number), "hotline",
+                               filing_key or f"call:{call_id}:{uuid.uuid4()}", pledge, call_id)
 
     # ------------------------------------------------------------------ reading
     @rpc(expected_exceptions=EXPECTED)
@@ -409,10 +557,25 @@ class IntakeService(HealthMixin):
                 raise NotFound(f"complaint {complaint_id} not found")
             bind_complaint(complaint.id)
             try:
+                if (complaint.category is None) != (action == "classify") and action != "link":
+                    raise Refused(*domain.CLASSIFY_FIRST if complaint.category is None
+                                  else domain.ALREADY_CLASSIFIED)
                 getattr(self, f"_do_{action}")(uow, complaint, viewer, params, now)
             except Refused as refused:
                 raise Conflict({"code": refused.code, "message": refused.message})
         return self.get_complaint(complaint_id, caller)
+
+    def _do_classify(self, uow, complaint, viewer, params, now):
+        """A voicemail becomes a case like any other: the office gives it its category (and
+        a title, or urgency) after listening, and it is announced, screened and routed."""
+        complaint.category = params["category"]
+        complaint.title = params.get("title") or complaint.title
+        complaint.urgent = params["urgent"]
+        _append(uow.session, complaint.id, domain.transition_line(
+            "classify", viewer.name, domain.category_label(complaint.category)), now)
+        _audit(uow, complaint.id, viewer.id, "office", "classify",
+               {"category": [None, complaint.category]})
+        self._announce(uow, complaint, now)
 
     def _do_sign_for(self, uow, complaint, viewer, params, now):
         self._transition(uow, complaint, "sign_for", viewer, now)
@@ -744,6 +907,7 @@ def _view_filter(view: str):
         "redo": (Complaint.status == Status.REDO,),
         "supervised": (Complaint.round == 2,),
         "proactive": (Complaint.proactive.is_(True),),
+        "unclassified": (Complaint.category.is_(None), Complaint.status.in_(Status.OPEN)),
     }[view]
 
 

@@ -36,24 +36,46 @@ class Message:
     recipient_role: str      # complainant | handler | head | office | leader
     recipient_id: str
     recipient_name: str | None
-    channel: str             # app | wechat | sms | robot | log
+    channel: str             # app | wechat | sms | open311
     template: str
     text: str
+    address: str | None = None   # where the channel delivers it: an openid, a phone number
 
 
 def render(template: str, **values) -> str:
     return TEMPLATES[template].format(**values)
 
 
-# Where a complainant hears from us: the way they came in (hotline callers get an SMS).
+# Where a complainant hears from us: the way they came in (hotline callers get an SMS; an
+# Open311 app polls for its requests, so "open311" notices are only recorded).
 REPLY_CHANNEL = {"app": "app", "wechat": "wechat", "hotline": "sms", "open311": "open311",
                  "staff": "app"}
+# A channel identity says how that person came in, whatever case they are told about (the
+# complainants of duplicates merged into a case came by their own channels).
+_IDENTITY_CHANNEL = {"wechat:": "wechat", "hotline:": "sms", "open311:": "open311"}
+
+
+def reply_channel(person_id: str, case_channel: str | None) -> str:
+    for prefix, channel in _IDENTITY_CHANNEL.items():
+        if str(person_id).startswith(prefix):
+            return channel
+    return REPLY_CHANNEL.get(case_channel or "app", "app")
+
+
+def address_for(message: Message, phone_of) -> str | None:
+    """Where `message` goes on its channel: a WeChat user's openid (in their id), a hotline
+    caller's phone (`phone_of(person_id)`, from the cases they filed), else nothing."""
+    if message.channel == "wechat":
+        return message.recipient_id.removeprefix("wechat:")
+    if message.channel == "sms":
+        return phone_of(message.recipient_id)
+    return None
 
 
 def acknowledgement(event: dict) -> Message:
     complainant = event["complainant"]
     return Message("complainant", complainant["id"], complainant.get("name"),
-                   REPLY_CHANNEL[event["channel"]], "complaint_acknowledged",
+                   reply_channel(complainant["id"], event["channel"]), "complaint_acknowledged",
                    render("complaint_acknowledged", number=event["number"]))
 
 
@@ -69,7 +91,7 @@ def screening_reply(event: dict) -> Message:
     """R4: instead of the acknowledgement, the template naming the legal channel or the rules."""
     complainant = event["complainant"]
     return Message("complainant", complainant["id"], complainant.get("name"),
-                   REPLY_CHANNEL[event["channel"]], "complaint_screened_out",
+                   reply_channel(complainant["id"], event["channel"]), "complaint_screened_out",
                    render("complaint_screened_out", number=event["number"],
                           reply=event["screened"]["reply"]))
 
@@ -94,10 +116,10 @@ def transition_messages(event: dict) -> list[Message]:
               "reply": event.get("note") or "",
               "unit": (event.get("unit") or {}).get("name") or "承办单位",
               "category_label": CATEGORIES[event["category"]]}
-    channel = REPLY_CHANNEL.get(event.get("channel") or "app", "app")
     messages = []
     if to_complainants:
-        messages += [Message("complainant", person["id"], person.get("name"), channel,
+        messages += [Message("complainant", person["id"], person.get("name"),
+                             reply_channel(person["id"], event.get("channel")),
                              to_complainants, render(to_complainants, **values))
                      for person in event["complainants"]]
     if to_office:
@@ -153,7 +175,8 @@ def extension_messages(event: dict, contact) -> list[Message]:
                         "extension_approved", render("extension_approved", **values))]
     if contact is not None:  # X2: the complainant sees the clock move, and why
         messages.append(Message("complainant", contact.complainant_id, contact.complainant_name,
-                                REPLY_CHANNEL.get(contact.channel, "app"), "extension_approved",
+                                reply_channel(contact.complainant_id, contact.channel),
+                                "extension_approved",
                                 render("extension_approved", **values)))
     return messages
 
@@ -162,7 +185,7 @@ def timetable_messages(event: dict, contact) -> list[Message]:
     """R7: the complainant hears the timetable and each staged feedback."""
     if contact is None:
         return []
-    channel = REPLY_CHANNEL.get(contact.channel, "app")
+    channel = reply_channel(contact.complainant_id, contact.channel)
     number = event.get("number") or event["complaint_id"]
     if event["event_type"] == "timetable_set":
         steps = ";".join(f"{m['title']}({_local(m['due_at'])}前)" for m in event["milestones"])

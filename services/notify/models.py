@@ -33,6 +33,9 @@ class Notification(Base):
     recipient_id: Mapped[str] = mapped_column(sa.String(64))
     recipient_name: Mapped[str | None] = mapped_column(sa.String(100))
     channel: Mapped[str] = mapped_column(sa.String(16))
+    # Where the channel delivers it (an openid, a phone number), fixed when it is recorded
+    # so a resend goes to the same place. Never shown by list_notifications.
+    address: Mapped[str | None] = mapped_column(sa.String(128))
     template: Mapped[str] = mapped_column(sa.String(64))
     text: Mapped[str] = mapped_column(sa.Text)
     status: Mapped[str] = mapped_column(sa.String(16))
@@ -48,9 +51,11 @@ class CaseContact(Base):
     __tablename__ = "case_contacts"
 
     complaint_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
-    complainant_id: Mapped[str] = mapped_column(sa.String(64))
+    complainant_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     complainant_name: Mapped[str | None] = mapped_column(sa.String(100))
     channel: Mapped[str] = mapped_column(sa.String(16))
+    # The phone the complainant gave (a hotline caller's number): SMS goes there.
+    phone: Mapped[str | None] = mapped_column(sa.String(32))
 
 
 metadata = Base.metadata

@@ -1,11 +1,20 @@
-"""Channel senders. A sender takes a stored notification and delivers it, or raises.
+"""Channel senders. A sender takes a stored notification and delivers it, or raises (the
+notify service then tries again later).
 
-Only the logging sender exists so far: WeChat template messages, app push and SMS arrive with
-the channels issue, each behind this same interface and chosen by the `notify_sender` setting.
+Each notification names its channel; `ChannelSenders` hands it to that channel's sender:
+- `wechat`: template messages through WeChat's HTTP API (wechat_api.py) once
+  `wechat_app_secret` and `wechat_template_id` are set, else logged;
+- `sms` (hotline callers): the HTTP SMS provider (sms.py) once `sms_base_url` is set, else
+  logged;
+- anything else (`app`, staff notices, `open311`, which the app polls): the `notify_sender`
+  setting's sender, `logging` by default, until the campus app's push service is connected.
 """
 from __future__ import annotations
 
 import logging
+
+from services.notify.sms import HttpSmsSender, LoggingSmsSender
+from services.notify.wechat_api import WeChatTemplateSender
 
 log = logging.getLogger("jiesu.notify.sender")
 
@@ -27,3 +36,31 @@ def sender_named(name: str):
         return SENDERS[name]()
     except KeyError:
         raise ValueError(f"unknown notify_sender {name!r}; known: {', '.join(SENDERS)}") from None
+
+
+class ChannelSenders:
+    """One sender per channel, and the default for the rest."""
+
+    def __init__(self, by_channel: dict, default):
+        self.by_channel = dict(by_channel)
+        self.default = default
+
+    def sender_for(self, channel: str):
+        return self.by_channel.get(channel, self.default)
+
+    def send(self, notification) -> None:
+        self.sender_for(notification.channel).send(notification)
+
+    @classmethod
+    def from_settings(cls, settings) -> "ChannelSenders":
+        sms = (HttpSmsSender(settings.sms_base_url, settings.sms_account, settings.sms_secret)
+               if settings.sms_base_url else LoggingSmsSender())
+        wechat = (WeChatTemplateSender(settings.wechat_api_base, settings.wechat_app_id,
+                                       settings.wechat_app_secret, settings.wechat_template_id,
+                                       settings.wechat_case_link or None)
+                  if settings.wechat_app_secret and settings.wechat_template_id
+                  else LoggingSender())
+        senders = cls({"sms": sms, "wechat": wechat}, sender_named(settings.notify_sender))
+        log.info("notify senders: %s", {channel: type(sender).__name__ for channel, sender
+                                        in {**senders.by_channel, "*": senders.default}.items()})
+        return senders

@@ -20,7 +20,7 @@ from services.common.settings import Settings, SettingsProvider
 from services.notify import domain
 from services.notify.models import CaseContact, Notification
 from services.notify.schemas import NotificationSchema
-from services.notify.senders import sender_named
+from services.notify.senders import ChannelSenders
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -29,8 +29,8 @@ SWEEP_SECONDS = 5
 
 class SenderProvider(DependencyProvider):
     def setup(self):
-        self.sender = sender_named(Settings.from_container_config(self.container.config)
-                                   .notify_sender)
+        self.sender = ChannelSenders.from_settings(
+            Settings.from_container_config(self.container.config))
 
     def get_dependency(self, worker_ctx):
         return self.sender
@@ -54,7 +54,8 @@ class NotifyService(HealthMixin):
                                   complaint_id=event["complaint_id"],
                                   complainant_id=event["complainant"]["id"],
                                   complainant_name=event["complainant"].get("name"),
-                                  channel=event["channel"]))
+                                  channel=event["channel"],
+                                  phone=event.get("contact_phone")))
 
     @event_handler("sla", "sla_alert")
     def on_sla_alert(self, payload):
@@ -141,10 +142,19 @@ class NotifyService(HealthMixin):
                 return
             if contact is not None:
                 uow.session.merge(contact)
+                uow.session.flush()  # the acknowledgement's SMS looks the phone up below
+
+            def phone_of(person_id):
+                return uow.session.execute(
+                    select(CaseContact.phone).where(CaseContact.complainant_id == person_id,
+                                                    CaseContact.phone.is_not(None))
+                    .limit(1)).scalar()
             recorded = [Notification(
                 id=str(uuid.uuid4()), complaint_id=event["complaint_id"],
                 event_id=event["event_id"], status="pending", attempts=0,
-                created_at=uow.clock.now(), **vars(message)) for message in messages]
+                created_at=uow.clock.now(),
+                **dict(vars(message), address=message.address
+                       or domain.address_for(message, phone_of))) for message in messages]
             uow.session.add_all(recorded)
         if not recorded:
             return

@@ -1,7 +1,7 @@
 """SMS senders (R2): hotline callers have no app or WeChat account, so they hear from us by text.
 
 Both senders implement the `send(notification)` interface of `senders.py`. The number is the
-notification's `phone` attribute when it has one (hotline callers), else its `recipient_id`;
+notification's `address` (notify fills it from the phone the caller's case recorded);
 anything that is not a phone number is refused rather than texted.
 
 The HTTP provider is generic. Its contract, which a real gateway or a small adapter in front of
@@ -45,7 +45,7 @@ class SmsError(RuntimeError):
 
 
 def phone_of(notification) -> str:
-    number = getattr(notification, "phone", None) or notification.recipient_id
+    number = getattr(notification, "address", None)
     number = str(number or "").strip().replace("-", "").replace(" ", "")
     if not PHONE.match(number):
         raise SmsError(f"recipient {mask_number(number)} has no phone number to text")

@@ -78,7 +78,7 @@ def test_a_retried_post_with_an_idempotency_key_files_once(start_system, databas
     import requests
 
     from tests.conftest import auth
-    body = {"category": "finance", "content": "奖学金什么时候发放到卡上?"}
+    body = {"category": "finance", "content": "奖学金什么时候发放到卡上?", "pledge": True}
     headers = {**auth("s-retry"), "Idempotency-Key": "retry-0123456789"}
     first = requests.post(f"{system.url}/api/v1/complaints", json=body, headers=headers,
                           timeout=30)

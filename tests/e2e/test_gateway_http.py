@@ -37,6 +37,20 @@ def test_field_errors_come_back_as_400(system):
     _error(_post(system, {"content": "没有类别的诉求内容"}, auth("s1")), 400, "invalid_input")
 
 
+def test_a_filing_without_the_ticked_pledge_is_refused(system):
+    """R3: the app form's pledge must be ticked; nothing is filed without it."""
+    for pledge in ({}, {"pledge": False}, {"pledge": "yes"}):
+        error = _error(_post(system, {"category": "logistics", "content": "宿舍楼道灯坏了一周了",
+                                      **pledge}, auth("s1")), 400, "invalid_input")
+        assert set(error["fields"]) == {"pledge"}
+    assert system.query("intake", "SELECT id FROM complaints") == []
+    filed = _post(system, {"category": "logistics", "content": "宿舍楼道灯坏了一周了",
+                           "pledge": True}, auth("s1"))
+    assert filed.status_code == 201
+    case = system.get(filed.json()["id"], "s1").json()
+    assert "真实" in case["pledge"] and "APP" in case["pledge"]
+
+
 def test_malformed_bodies_are_refused(system):
     headers = {**auth("s1"), "Content-Type": "application/json"}
     _error(_post(system, data=b"{not json", headers=headers), 400, "malformed_json")
@@ -78,7 +92,7 @@ def test_too_many_filings_get_429_with_retry_after(start_system, databases):
     system = start_system(databases, layout=[["intake", "routing", "sla", "notify", "rating",
                                               "gateway"]],
                           JIESU_RATE_LIMIT_IDENTITY_PER_MINUTE=2)
-    body = {"category": "logistics", "content": "宿舍楼道灯坏了一周了"}
+    body = {"category": "logistics", "content": "宿舍楼道灯坏了一周了", "pledge": True}
     replies = [_post(system, body, auth("s-eager")) for _ in range(3)]
     assert [r.status_code for r in replies] == [201, 201, 429]
     error = _error(replies[2], 429, "rate_limited")

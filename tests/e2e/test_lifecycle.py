@@ -47,6 +47,7 @@ class Client:
     def file(self, who="student", **body):
         body.setdefault("category", "logistics")
         body.setdefault("content", HOT_WATER)
+        body.setdefault("pledge", True)
         reply = self.post(who, "/api/v1/complaints", body)
         assert reply.status_code == 201, reply.text
         return reply.json()["id"]

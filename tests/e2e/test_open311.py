@@ -18,6 +18,8 @@ REQUEST_FIELDS = {"service_request_id", "status", "status_notes", "service_name"
                   "service_code", "description", "agency_responsible", "service_notice",
                   "requested_datetime", "updated_datetime", "expected_datetime", "address",
                   "address_id", "zipcode", "lat", "long", "media_url"}
+ATTRIBUTE_FIELDS = {"variable", "code", "datatype", "required", "datatype_description", "order",
+                    "description", "values"}
 
 
 @pytest.fixture
@@ -37,8 +39,18 @@ def test_services_in_json_and_xml(system):
     xml = ElementTree.fromstring(requests.get(_url(system, "services.xml"), timeout=30).content)
     assert xml.tag == "services" and len(xml.findall("service")) == 10
     assert {child.tag for child in xml.find("service")} == SERVICE_FIELDS
+    assert all(service["metadata"] is True for service in services)
     definition = requests.get(_url(system, "services/logistics.json"), timeout=30).json()
-    assert definition == {"service_code": "logistics", "attributes": []}
+    [pledge] = definition["attributes"]
+    assert set(pledge) == ATTRIBUTE_FIELDS
+    assert (pledge["code"], pledge["datatype"], pledge["required"], pledge["values"]) == \
+        ("pledge", "singlevaluelist", True, [{"key": "yes", "name": "是,我承诺如实反映"}])
+    xml = ElementTree.fromstring(requests.get(_url(system, "services/logistics.xml"),
+                                              timeout=30).content)
+    assert xml.tag == "service_definition"
+    assert {child.tag for child in xml.find("attributes/attribute")} == ATTRIBUTE_FIELDS
+    assert xml.find("attributes/attribute/values/value/key").text == "yes"
+    assert xml.find("attributes/attribute/required").text == "true"
     missing = requests.get(_url(system, "services/nope.xml"), timeout=30)
     assert missing.status_code == 404
     error = ElementTree.fromstring(missing.content)
@@ -49,7 +61,7 @@ def test_a_request_is_filed_and_followed_in_both_formats(system):
     filed = requests.post(_url(system, "requests.json"), data={
         "api_key": KEY, "service_code": "logistics", "lat": "36.66", "long": "117.12",
         "description": "学生公寓3号楼热水已经停了两天", "email": "zhang@example.edu.cn",
-        "first_name": "三", "last_name": "张"}, timeout=30)
+        "first_name": "三", "last_name": "张", "attribute[pledge]": "yes"}, timeout=30)
     assert filed.status_code == 201, filed.text
     [created] = filed.json()
     assert set(created) == {"service_request_id", "service_notice", "account_id"}
@@ -84,16 +96,27 @@ def test_a_request_is_filed_and_followed_in_both_formats(system):
 def test_bad_requests_get_the_specifications_errors_and_file_nothing(system):
     bad_key = requests.post(_url(system, "requests.xml"), data={
         "api_key": "wrong", "service_code": "logistics", "address_string": "3号楼",
-        "description": "热水停了两天了"}, timeout=30)
+        "description": "热水停了两天了", "attribute[pledge]": "yes"}, timeout=30)
     assert bad_key.status_code == 403
     assert ElementTree.fromstring(bad_key.content).find("error/code").text == "403"
     no_location = requests.post(_url(system, "requests.json"), data={
-        "api_key": KEY, "service_code": "logistics", "description": "热水停了两天了"},
-        timeout=30)
+        "api_key": KEY, "service_code": "logistics", "description": "热水停了两天了",
+        "attribute[pledge]": "yes"}, timeout=30)
     assert no_location.status_code == 400 and "location" in no_location.json()[0]["description"]
     bad_code = requests.post(_url(system, "requests.json"), data={
         "api_key": KEY, "service_code": "canteen", "address_string": "食堂",
-        "description": "饭菜太咸了"}, timeout=30)
+        "description": "饭菜太咸了", "attribute[pledge]": "yes"}, timeout=30)
     assert bad_code.status_code == 400 and bad_code.json()[0]["code"] == 400
+    for pledge in ({}, {"attribute[pledge]": "no"}):
+        unpledged = requests.post(_url(system, "requests.xml"), data={
+            "api_key": KEY, "service_code": "logistics", "address_string": "3号楼",
+            "description": "热水停了两天了", **pledge}, timeout=30)
+        assert unpledged.status_code == 400
+        assert "attribute[pledge]" in ElementTree.fromstring(unpledged.content).find(
+            "error/description").text
+    oversized = requests.post(_url(system, "requests.json"), data={
+        "api_key": KEY, "service_code": "logistics", "address_string": "3号楼",
+        "description": "热" * 300_000, "attribute[pledge]": "yes"}, timeout=30)
+    assert oversized.status_code == 413 and oversized.json()[0]["code"] == 413
     assert requests.get(_url(system, "services.yaml"), timeout=30).status_code == 404
     assert system.query("intake", "SELECT id FROM complaints") == []

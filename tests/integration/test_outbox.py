@@ -174,7 +174,8 @@ def test_filing_commits_the_case_and_its_event_together(container_factory, servi
     container.start()
     with entrypoint_hook(container, "file_complaint") as file_complaint:
         filed = file_complaint({"category": "finance", "content": "奖学金到账时间查询一下"},
-                               {"id": "s1", "name": "学生甲"}, "app")
+                               {"id": "s1", "name": "学生甲"}, "app",
+                               pledge="诉求人承诺如实反映。")
     [event] = _drain(rabbit_config["AMQP_URI"], queue, expect=1)
     assert event["complaint_id"] == filed["id"] and event["number"] == filed["number"]
     engine = make_engine(databases["intake"])

@@ -17,6 +17,7 @@ from services.intake.service import IntakeService
 START = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)
 STUDENT = {"id": "s2023001", "name": "张三", "roles": ["complainant"]}
 OTHER = {"id": "s2023002", "name": "李四"}
+PLEDGE = "诉求人在APP提交前确认:所反映情况真实准确,如有不实愿承担相应责任。"
 
 
 def filing(**changes):
@@ -44,7 +45,7 @@ def service(db, clock):
 
 # ------------------------------------------------------------------------ filing
 def test_filing_returns_id_number_and_received_status(service):
-    filed = service.file_complaint(filing(), STUDENT, "app")
+    filed = service.file_complaint(filing(), STUDENT, "app", pledge=PLEDGE)
 
     assert set(filed) == {"id", "number", "status"}
     assert len(filed["id"]) == 36
@@ -53,20 +54,20 @@ def test_filing_returns_id_number_and_received_status(service):
 
 
 def test_numbers_within_a_day_are_sequential(service):
-    numbers = [service.file_complaint(filing(), STUDENT)["number"] for _ in range(3)]
+    numbers = [service.file_complaint(filing(), STUDENT, pledge=PLEDGE)["number"] for _ in range(3)]
 
     assert numbers == ["JS-20261124-0001", "JS-20261124-0002", "JS-20261124-0003"]
 
 
 def test_numbering_starts_again_on_the_next_local_day(service, clock):
-    service.file_complaint(filing(), STUDENT)
+    service.file_complaint(filing(), STUDENT, pledge=PLEDGE)
     clock.set(datetime(2026, 11, 24, 16, 5, tzinfo=timezone.utc))  # 00:05 on the 25th, local
 
-    assert service.file_complaint(filing(), STUDENT)["number"] == "JS-20261125-0001"
+    assert service.file_complaint(filing(), STUDENT, pledge=PLEDGE)["number"] == "JS-20261125-0001"
 
 
 def test_filing_emits_exactly_one_complaint_received_with_the_filed_facts(service, db):
-    filed = service.file_complaint(filing(), STUDENT, "hotline")
+    filed = service.file_complaint(filing(), STUDENT, "hotline", pledge=PLEDGE)
 
     (wire,) = db.outbox
     event = load_event("complaint_received", wire)
@@ -85,7 +86,7 @@ def test_filing_emits_exactly_one_complaint_received_with_the_filed_facts(servic
 
 
 def test_filing_stores_the_case_with_its_first_timeline_line(service, db):
-    filed = service.file_complaint(filing(), STUDENT, "wechat")
+    filed = service.file_complaint(filing(), STUDENT, "wechat", pledge=PLEDGE)
 
     shown = service.get_complaint(filed["id"], STUDENT)
     assert shown["received_at"] == START.isoformat()
@@ -104,7 +105,7 @@ def test_filing_stores_the_case_with_its_first_timeline_line(service, db):
 ])
 def test_invalid_filing_is_refused_with_the_field_in_error(service, db, bad, field):
     with pytest.raises(InvalidInput) as refused:
-        service.file_complaint(filing(**bad), STUDENT)
+        service.file_complaint(filing(**bad), STUDENT, pledge=PLEDGE)
 
     assert field in refused.value.args[0]
     assert db.outbox == []
@@ -115,19 +116,19 @@ def test_a_filing_without_content_names_the_missing_field(service):
     del body["content"]
 
     with pytest.raises(InvalidInput) as refused:
-        service.file_complaint(body, STUDENT)
+        service.file_complaint(body, STUDENT, pledge=PLEDGE)
 
     assert "content" in refused.value.args[0]
 
 
 def test_a_landline_is_a_valid_contact_phone(service):
-    assert service.file_complaint(filing(contact_phone="0538-1234567"), STUDENT)["status"] \
+    assert service.file_complaint(filing(contact_phone="0538-1234567"), STUDENT, pledge=PLEDGE)["status"] \
         == "received"
 
 
 def test_an_unknown_channel_is_refused(service, db):
     with pytest.raises(InvalidInput) as refused:
-        service.file_complaint(filing(), STUDENT, "fax")
+        service.file_complaint(filing(), STUDENT, "fax", pledge=PLEDGE)
 
     assert "channel" in refused.value.args[0]
     assert db.outbox == []
@@ -135,14 +136,14 @@ def test_an_unknown_channel_is_refused(service, db):
 
 def test_a_refused_filing_does_not_use_up_a_number(service):
     with pytest.raises(InvalidInput):
-        service.file_complaint(filing(category="parking"), STUDENT)
+        service.file_complaint(filing(category="parking"), STUDENT, pledge=PLEDGE)
 
-    assert service.file_complaint(filing(), STUDENT)["number"] == "JS-20261124-0001"
+    assert service.file_complaint(filing(), STUDENT, pledge=PLEDGE)["number"] == "JS-20261124-0001"
 
 
 # ------------------------------------------------------------------------ reading
 def test_the_filer_sees_the_case_with_the_phone_masked(service):
-    filed = service.file_complaint(filing(), STUDENT)
+    filed = service.file_complaint(filing(), STUDENT, pledge=PLEDGE)
 
     shown = service.get_complaint(filed["id"], STUDENT)
 
@@ -154,7 +155,7 @@ def test_the_filer_sees_the_case_with_the_phone_masked(service):
 
 
 def test_someone_else_is_told_the_case_does_not_exist(service):
-    filed = service.file_complaint(filing(), STUDENT)
+    filed = service.file_complaint(filing(), STUDENT, pledge=PLEDGE)
 
     with pytest.raises(NotFound):
         service.get_complaint(filed["id"], OTHER)
@@ -179,7 +180,7 @@ def deadline_event(filed, at=START + timedelta(seconds=5)):
 
 
 def test_an_assignment_moves_the_case_to_its_unit_and_handler(service):
-    filed = service.file_complaint(filing(), STUDENT)
+    filed = service.file_complaint(filing(), STUDENT, pledge=PLEDGE)
 
     service.on_complaint_assigned(assigned_event(filed))
 
@@ -193,7 +194,7 @@ def test_an_assignment_moves_the_case_to_its_unit_and_handler(service):
 
 
 def test_a_deadline_is_shown_on_the_case(service):
-    filed = service.file_complaint(filing(), STUDENT)
+    filed = service.file_complaint(filing(), STUDENT, pledge=PLEDGE)
     service.on_complaint_assigned(assigned_event(filed))
 
     service.on_deadline_set(deadline_event(filed))
@@ -206,7 +207,7 @@ def test_a_deadline_is_shown_on_the_case(service):
 
 
 def test_a_redelivered_assignment_changes_nothing(service, db):
-    filed = service.file_complaint(filing(), STUDENT)
+    filed = service.file_complaint(filing(), STUDENT, pledge=PLEDGE)
     event = assigned_event(filed)
     service.on_complaint_assigned(event)
     before = service.get_complaint(filed["id"], STUDENT)
@@ -219,7 +220,7 @@ def test_a_redelivered_assignment_changes_nothing(service, db):
 
 
 def test_a_redelivered_deadline_changes_nothing(service):
-    filed = service.file_complaint(filing(), STUDENT)
+    filed = service.file_complaint(filing(), STUDENT, pledge=PLEDGE)
     event = deadline_event(filed)
     service.on_deadline_set(event)
     before = service.get_complaint(filed["id"], STUDENT)
@@ -232,7 +233,7 @@ def test_a_redelivered_deadline_changes_nothing(service):
 
 def test_a_repeated_assignment_of_an_assigned_case_is_accepted(service, db):
     # Routing may re-send an assignment as a new event; it must not be an illegal transition.
-    filed = service.file_complaint(filing(), STUDENT)
+    filed = service.file_complaint(filing(), STUDENT, pledge=PLEDGE)
     service.on_complaint_assigned(assigned_event(filed))
 
     service.on_complaint_assigned(assigned_event(filed, at=START + timedelta(minutes=1)))
@@ -251,26 +252,26 @@ def test_an_event_about_an_unknown_case_fails_so_it_is_retried(service):
 
 # ------------------------------------------------------------------ idempotent filing
 def test_the_same_filing_key_files_once(service, db):
-    first = service.file_complaint(filing(), STUDENT, "app", "client-abc12345")
-    again = service.file_complaint(filing(), STUDENT, "app", "client-abc12345")
+    first = service.file_complaint(filing(), STUDENT, "app", "client-abc12345", pledge=PLEDGE)
+    again = service.file_complaint(filing(), STUDENT, "app", "client-abc12345", pledge=PLEDGE)
 
     assert again == first
     assert len(db.events("complaint_received")) == 1
 
 
 def test_the_same_key_from_another_complainant_is_another_filing(service, db):
-    mine = service.file_complaint(filing(), STUDENT, "app", "client-abc12345")
-    theirs = service.file_complaint(filing(), OTHER, "app", "client-abc12345")
+    mine = service.file_complaint(filing(), STUDENT, "app", "client-abc12345", pledge=PLEDGE)
+    theirs = service.file_complaint(filing(), OTHER, "app", "client-abc12345", pledge=PLEDGE)
 
     assert mine["id"] != theirs["id"]
     assert len(db.events("complaint_received")) == 2
 
 
 def test_a_key_reused_for_different_content_is_a_conflict(service, db):
-    service.file_complaint(filing(), STUDENT, "app", "client-abc12345")
+    service.file_complaint(filing(), STUDENT, "app", "client-abc12345", pledge=PLEDGE)
 
     with pytest.raises(Conflict) as refused:
         service.file_complaint(filing(content="图书馆空调坏了,请尽快修理"), STUDENT, "app",
-                               "client-abc12345")
+                               "client-abc12345", pledge=PLEDGE)
     assert "idempotency_key" in refused.value.args[0]
     assert len(db.events("complaint_received")) == 1

@@ -58,7 +58,8 @@ def provider():
 
 
 def notification(**extra):
-    values = dict(id="n-1", recipient_role="complainant", recipient_id="13912345678",
+    values = dict(id="n-1", recipient_role="complainant", recipient_id="hotline:c-1",
+                  address="13912345678",
                   recipient_name=None, channel="sms", template="case_received",
                   text="您的诉求已受理,编号 JS2026030001。")
     values.update(extra)
@@ -80,9 +81,9 @@ def test_a_text_is_posted_signed_and_idempotent(provider):
     assert provider.sent == {"n-1": json.loads(first["body"])}   # texted once
 
 
-def test_the_phone_attribute_wins_over_the_recipient_id(provider):
+def test_the_address_is_the_number_texted(provider):
     HttpSmsSender(provider.base_url, ACCOUNT, SECRET).send(
-        notification(recipient_id="hotline:c-1", phone="0531-88117897"))
+        notification(recipient_id="hotline:c-1", address="0531-88117897"))
     assert json.loads(provider.requests[0]["body"])["to"] == "053188117897"
 
 
@@ -113,7 +114,9 @@ def test_nobody_listening_raises():
 def test_recipients_without_a_phone_or_id_are_refused(provider):
     sender = HttpSmsSender(provider.base_url, ACCOUNT, SECRET)
     with pytest.raises(SmsError, match="no phone"):
-        sender.send(notification(recipient_id="s2023001"))
+        sender.send(notification(address=None))
+    with pytest.raises(SmsError, match="no phone"):
+        sender.send(notification(address="s2023001"))
     with pytest.raises(SmsError, match="without an id"):
         sender.send(notification(id=None))
     assert provider.requests == []
