@@ -32,8 +32,8 @@ class _Server:
         return self.handle(Request(environ))(environ, start_response)
 
     @staticmethod
-    def answer(status=200, **fields):
-        return Response(json.dumps(fields, ensure_ascii=False), status=status,
+    def answer(http_status=200, **fields):
+        return Response(json.dumps(fields, ensure_ascii=False), status=http_status,
                         mimetype="application/json")
 
 

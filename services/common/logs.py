@@ -72,8 +72,9 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # kombu/amqp chatter at INFO drowns the domain lines
-    for noisy in ("kombu", "amqp", "nameko"):
+    # kombu/amqp chatter at INFO drowns the domain lines; urllib3 at DEBUG would log the
+    # URLs of WeChat's API, which carry the AppSecret and the access_token
+    for noisy in ("kombu", "amqp", "nameko", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

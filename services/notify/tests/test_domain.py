@@ -54,3 +54,44 @@ def test_the_assignment_notice_goes_to_the_handler_in_the_app():
 
 def test_render_fills_a_template():
     assert domain.render("complaint_acknowledged", number="JS-1").startswith("您的诉求已受理,编号 JS-1。")
+
+
+# ------------------------------------------------------------------ channels and addresses
+def test_a_person_hears_on_the_channel_they_came_by_whatever_the_case():
+    from services.notify.domain import reply_channel
+
+    assert reply_channel("wechat:oAbc", "app") == "wechat"       # merged from WeChat
+    assert reply_channel("hotline:5f2c", "wechat") == "sms"
+    assert reply_channel("open311:map:li", "app") == "open311"
+    assert reply_channel("s2023001", "app") == "app"
+    assert reply_channel("s2023001", "staff") == "app"
+
+
+def test_the_address_is_the_openid_or_the_callers_phone():
+    from services.notify.domain import Message, address_for
+
+    def message(channel, recipient):
+        return Message("complainant", recipient, None, channel, "t", "x")
+    phones = {"hotline:5f2c": "13912345678"}.get
+    assert address_for(message("wechat", "wechat:oAbc"), phones) == "oAbc"
+    assert address_for(message("sms", "hotline:5f2c"), phones) == "13912345678"
+    assert address_for(message("sms", "hotline:unknown"), phones) is None
+    assert address_for(message("app", "s2023001"), phones) is None
+
+
+def test_senders_are_chosen_per_channel_from_the_settings():
+    from services.common.settings import Settings
+    from services.notify.senders import ChannelSenders, LoggingSender
+    from services.notify.sms import HttpSmsSender, LoggingSmsSender
+    from services.notify.wechat_api import WeChatTemplateSender
+
+    default = ChannelSenders.from_settings(Settings())
+    assert isinstance(default.sender_for("sms"), LoggingSmsSender)
+    assert isinstance(default.sender_for("wechat"), LoggingSender)
+    assert isinstance(default.sender_for("app"), LoggingSender)
+    configured = ChannelSenders.from_settings(Settings(
+        sms_base_url="http://sms.example", sms_account="a", sms_secret="s",
+        wechat_app_id="wx1", wechat_app_secret="secret", wechat_template_id="T1"))
+    assert isinstance(configured.sender_for("sms"), HttpSmsSender)
+    assert isinstance(configured.sender_for("wechat"), WeChatTemplateSender)
+    assert isinstance(configured.sender_for("open311"), LoggingSender)
