@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 export JIESU_TEST_DATABASE_URL ?= postgresql+psycopg2://postgres@127.0.0.1:5432/jiesu_test_{service}
 export JIESU_RABBIT_API_URI ?= http://guest:guest@127.0.0.1:15672
+export JIESU_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 export PYTHONWARNINGS ?= ignore::DeprecationWarning,ignore:pkg_resources is deprecated:UserWarning
 
 .PHONY: run test venv migrate bench clean

@@ -17,6 +17,7 @@ from gateway.http import HttpError, api, filing_key, json_response, read_json
 from gateway.limits import FilingLimits, RateLimited
 from gateway.open311 import Open311Error, open311_api
 from gateway.openapi import openapi_document
+from gateway.sessions import sessions_for
 from services.common.bus import rpc_proxy
 from services.common.contracts import CATEGORIES, GRADES
 from services.common.logs import LogContext
@@ -43,10 +44,9 @@ class AttachmentStoreProvider(DependencyProvider):
 
 
 class WeChatProvider(DependencyProvider):
-    """The 公众号 crypto from the settings, the filing dialogue, each user's dialogue state and
-    the replies of the last minute (WeChat resends a message it got no answer to within 5 s).
-    State and replies live in this gateway process: run one gateway replica for WeChat, or
-    move them to a shared store, before scaling it out."""
+    """The 公众号 crypto from the settings, the filing dialogue, and the sessions store
+    (gateway/sessions.py) that keeps each user's dialogue state and the replies of the last
+    minute: this process's memory, or Redis shared by every replica (`wechat_state_url`)."""
 
     def setup(self):
         settings = Settings.from_container_config(self.container.config)
@@ -54,19 +54,10 @@ class WeChatProvider(DependencyProvider):
             settings.wechat_token, settings.wechat_aes_key or "A" * 43,
             settings.wechat_app_id) if settings.wechat_token else None
         self.dialogue = wechat.Dialogue()
-        self.states: dict[str, dict] = {}
-        self.replies: dict[str, tuple[float, str]] = {}
+        self.sessions = sessions_for(settings.wechat_state_url)
 
     def get_dependency(self, worker_ctx):
         return self
-
-    def remembered(self, key, now):
-        at, body = self.replies.get(key, (0.0, None))
-        return body if now - at < 60 else None
-
-    def remember(self, key, body, now):
-        self.replies = {k: v for k, v in self.replies.items() if now - v[0] < 60}
-        self.replies[key] = (now, body)
 
 
 class TokenKeysProvider(DependencyProvider):
@@ -414,7 +405,11 @@ class GatewayService:
             return Response("forbidden" if signed else "bad request", status=403 if signed
                             else 400)
         key = wechat.dedup_key(message)
-        reply_xml = self.wechat.remembered(key, now)
+        try:
+            reply_xml = self.wechat.sessions.remembered(key)
+        except Exception:  # the store is down: answer anyway (filing stays idempotent)
+            log.exception("wechat sessions store unavailable")
+            reply_xml = None
         if reply_xml is None:
             try:
                 text = self._wechat_answer(message, key, request)
@@ -426,18 +421,19 @@ class GatewayService:
             if text is None:
                 return Response("success", mimetype="text/plain")
             reply_xml = wechat.text_reply(message["from_user"], message["to_user"], text, now)
-            self.wechat.remember(key, reply_xml, now)
+            try:
+                self.wechat.sessions.remember(key, reply_xml)
+            except Exception:
+                log.exception("wechat sessions store unavailable")
         if safe:
             reply_xml = crypto.encrypt(reply_xml, args.get("nonce"), int(now))
         return Response(reply_xml, mimetype="text/xml")
 
     def _wechat_answer(self, message, key, request) -> str | None:
         openid = message["from_user"]
-        state, action = self.wechat.dialogue.handle(self.wechat.states.get(openid), message)
-        if state is None:
-            self.wechat.states.pop(openid, None)
-        else:
-            self.wechat.states[openid] = state
+        sessions = self.wechat.sessions
+        state, action = self.wechat.dialogue.handle(sessions.state(openid), message)
+        sessions.keep_state(openid, state)
         if action["type"] == "reply":
             return action["text"]
         if action["type"] == "file":

@@ -2,7 +2,7 @@
 """Make sure the broker (and, for tests, PostgreSQL and RabbitMQ's management API) are up.
 
     python3 scripts/ensure_infra.py run     # RabbitMQ
-    python3 scripts/ensure_infra.py test    # RabbitMQ + management plugin + PostgreSQL
+    python3 scripts/ensure_infra.py test    # RabbitMQ + management plugin + PostgreSQL + Redis
 
 A local server that is installed but stopped is started. Anything that cannot be had stops
 the command with one sentence saying what is missing and how to get it. Standard library
@@ -94,6 +94,25 @@ def ensure_postgres(database_url: str) -> None:
         fail(f"PostgreSQL did not come up on {host}:{port}; see /var/log/postgresql.")
 
 
+def ensure_redis(redis_url: str) -> None:
+    """The WeChat sessions tests share dialogue state between gateway replicas through Redis
+    (JIESU_TEST_REDIS_URL). It keeps nothing the tests need across runs, so no data dir."""
+    url = urlparse(redis_url)
+    host, port = url.hostname or "127.0.0.1", url.port or 6379
+    if reachable(host, port):
+        return
+    if host not in LOCAL:
+        fail(f"Redis is not reachable at {host}:{port}; start it or set JIESU_TEST_REDIS_URL.")
+    if not shutil.which("redis-server"):
+        fail(f"Redis is not running on {host}:{port} and is not installed: install it with "
+             "'apt-get install redis-server' (or set JIESU_TEST_REDIS_URL).")
+    print("starting a local Redis (redis-server --daemonize yes) ...", flush=True)
+    subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1",
+                    "--port", str(port), "--save", "", "--appendonly", "no"], check=False)
+    if not wait_for(host, port, 30):
+        fail(f"Redis did not come up on {host}:{port} within 30 s.")
+
+
 def ensure_prometheus() -> None:
     """The ops tests run Debian's prometheus (a real server) and promtool."""
     if shutil.which("prometheus") and shutil.which("promtool"):
@@ -123,9 +142,13 @@ def main() -> None:
         ensure_postgres(os.environ.get(
             "JIESU_TEST_DATABASE_URL",
             "postgresql+psycopg2://postgres@127.0.0.1:5432/jiesu_test_{service}"))
+        ensure_redis(os.environ.get("JIESU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
         ensure_prometheus()
-    elif os.environ.get("JIESU_DATABASE_URL", "").startswith("postgresql"):
-        ensure_postgres(os.environ["JIESU_DATABASE_URL"])
+    else:
+        if os.environ.get("JIESU_DATABASE_URL", "").startswith("postgresql"):
+            ensure_postgres(os.environ["JIESU_DATABASE_URL"])
+        if os.environ.get("JIESU_WECHAT_STATE_URL", "").startswith("redis"):
+            ensure_redis(os.environ["JIESU_WECHAT_STATE_URL"])
 
 
 if __name__ == "__main__":

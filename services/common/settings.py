@@ -87,6 +87,9 @@ class Settings:
     wechat_token: str = ""
     wechat_aes_key: str = ""   # EncodingAESKey (43 characters) for safe mode
     wechat_app_id: str = ""
+    # Where every gateway replica keeps WeChat dialogue state and recent replies: "" = this
+    # process's memory (one replica only), or redis://host:6379/0 (shared).
+    wechat_state_url: str = ""
     # WeChat template messages (notices to WeChat users): the AppSecret turns them on.
     wechat_app_secret: str = ""
     wechat_api_base: str = "https://api.weixin.qq.com"

@@ -3,7 +3,9 @@ case (plain mode), WeChat's retry of the same MsgId filing nothing more, a statu
 safe-mode (AES) message, and refusals that file nothing."""
 from __future__ import annotations
 
+import os
 import time
+import uuid
 from xml.etree import ElementTree
 
 import pytest
@@ -29,9 +31,9 @@ def system(start_system, databases):
 CRYPTO = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
 
 
-def _text(content, msg_id):
+def _text(content, msg_id, openid=OPENID):
     return (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
-            f"<FromUserName><![CDATA[{OPENID}]]></FromUserName>"
+            f"<FromUserName><![CDATA[{openid}]]></FromUserName>"
             f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
             f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>")
 
@@ -45,10 +47,10 @@ def _send(system, xml, signature=None, timestamp=None):
                          headers={"Content-Type": "text/xml"}, timeout=30)
 
 
-def _content(reply):
+def _content(reply, openid=OPENID):
     assert reply.status_code == 200, reply.text
     root = ElementTree.fromstring(reply.content)
-    assert root.find("ToUserName").text == OPENID
+    assert root.find("ToUserName").text == openid
     assert root.find("FromUserName").text == ACCOUNT
     assert root.find("MsgType").text == "text"
     return root.find("Content").text
@@ -108,3 +110,34 @@ def test_refusals_file_nothing_and_the_server_keeps_serving(system):
     assert _send(system, "<xml>" + "a" * 70_000 + "</xml>").status_code == 400
     assert system.query("intake", "SELECT id FROM complaints") == []
     assert "类别" in _content(_send(system, good))  # still serving
+
+
+def test_the_dialogue_and_the_reply_memory_survive_a_gateway_restart_with_redis(
+        start_system, databases):
+    """With wechat_state_url set, what a gateway process knew of a dialogue is in Redis: a
+    restarted (or another) gateway goes on where it stood, and answers WeChat's retry of a
+    confirmation from memory instead of filing again."""
+    system = start_system(databases, layout=[["intake", "routing", "sla", "notify", "rating"],
+                                             ["gateway"]],
+                          JIESU_WECHAT_TOKEN=TOKEN, JIESU_WECHAT_AES_KEY=AES_KEY,
+                          JIESU_WECHAT_APP_ID=APP_ID,
+                          JIESU_WECHAT_STATE_URL=os.environ.get("JIESU_TEST_REDIS_URL",
+                                                                "redis://127.0.0.1:6379/15"))
+    openid = f"oUser-{uuid.uuid4().hex[:12]}"
+    msg = 800_000 + int(time.time() * 1000) % 100_000_000   # unique across test runs
+
+    def say(text, msg_id):
+        return _content(_send(system, _text(text, msg_id, openid)), openid)
+
+    def restart_gateway():
+        system.system.restart("gateway")
+        system.system.wait_ready(services=["gateway"])
+
+    assert "类别" in say("学生公寓3号楼热水已经停了两天,请尽快维修", msg)
+    restart_gateway()
+    assert "如实反映" in say("2", msg + 1)
+    filed = say("1", msg + 2)
+    assert "已受理" in filed
+    restart_gateway()
+    assert say("1", msg + 2) == filed          # WeChat's retry, answered from Redis
+    assert len(system.query("intake", "SELECT id FROM complaints")) == 1
