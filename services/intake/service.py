@@ -162,7 +162,7 @@ class IntakeService(HealthMixin):
         try:
             filing = FileComplaintSchema().load(filing)
             complainant = CallerSchema().load(complainant)
-            pledge = PledgeSchema().load({"pledge": pledge})["pledge"]
+            pledge = (PledgeSchema().load({"pledge": pledge})["pledge"] or "").strip() or None
         except ValidationError as exc:
             raise InvalidInput(exc.messages)
         if channel not in domain.CHANNEL_LABELS:

@@ -9,6 +9,7 @@ from services.common.contracts import build_event, load_event
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.settings import Settings
 from services.common.testing import InMemoryDatabase
+from services.intake.calls import WorkingHours
 from services.intake.models import Complaint, metadata
 from services.intake.screening import ScreeningRules
 from services.intake.service import IntakeService
@@ -40,7 +41,8 @@ def db(clock):
 @pytest.fixture
 def service(db, clock):
     return worker_factory(IntakeService, db=db, settings=Settings(), clock=clock,
-                          screening=ScreeningRules.load("config/screening.yaml"))
+                          screening=ScreeningRules.load("config/screening.yaml"),
+                          working_hours=WorkingHours(lambda day: day.weekday() < 5))
 
 
 # ------------------------------------------------------------------------ filing
@@ -275,3 +277,85 @@ def test_a_key_reused_for_different_content_is_a_conflict(service, db):
                                "client-abc12345", pledge=PLEDGE)
     assert "idempotency_key" in refused.value.args[0]
     assert len(db.events("complaint_received")) == 1
+
+
+# ------------------------------------------------------------------ the pledge (R3)
+def test_a_filing_without_the_pledge_is_refused_and_a_units_report_needs_none(service, db):
+    for pledge in (None, "", "   "):
+        with pytest.raises(InvalidInput) as refused:
+            service.file_complaint(filing(), STUDENT, "app", pledge=pledge)
+        assert "pledge" in refused.value.args[0]
+    assert db.events("complaint_received") == []
+    staff = {"id": "u-1", "name": "王老师", "roles": ["handler"], "unit": "logistics"}
+    assert service.file_complaint(filing(), staff, "staff")["status"] == "received"
+    filed = service.file_complaint(filing(), STUDENT, "app", pledge=PLEDGE)
+    assert service.get_complaint(filed["id"], STUDENT)["pledge"] == PLEDGE
+
+
+# ------------------------------------------------------------------ the hotline
+OFFICE = {"id": "u-office-1", "name": "李晓梅", "roles": ["office"], "unit": "office"}
+
+
+def call_event(event_id, kind, at="2026-11-24T10:00:00+08:00", call_id="call-1", **extra):
+    return {"event_id": event_id, "call_id": call_id, "type": kind, "at": at,
+            "caller": "139-1234-5678", **extra}
+
+
+def test_an_answered_call_offers_filing_and_the_operator_files_for_the_caller(service, db):
+    assert service.record_call_event(call_event("e1", "ringing"))["outcome"] == "nothing"
+    offer = service.record_call_event(call_event("e2", "answered", operator="op-7"))
+    assert (offer["outcome"], offer["caller"]) == ("offer", "139****5678")
+    assert service.record_call_event(call_event("e2", "answered", operator="op-7")) == \
+        {"outcome": "duplicate", "call_id": "call-1"}
+    with pytest.raises(InvalidInput):
+        service.file_for_caller("call-1", filing(), OFFICE, pledge_read=False)
+    with pytest.raises(NotFound):
+        service.file_for_caller("call-1", filing(), STUDENT, pledge_read=True)
+    with pytest.raises(NotFound):
+        service.file_for_caller("call-unknown", filing(), OFFICE, pledge_read=True)
+
+    filed = service.file_for_caller("call-1", filing(contact_phone=None), OFFICE,
+                                    pledge_read=True, filing_key="client-op-0001")
+    again = service.file_for_caller("call-1", filing(contact_phone=None), OFFICE,
+                                    pledge_read=True, filing_key="client-op-0001")
+    assert again == filed
+    case = service.get_complaint(filed["id"], OFFICE)
+    assert (case["channel"], case["call_id"], case["contact_phone"]) == \
+        ("hotline", "call-1", "139****5678")
+    assert case["complainant_id"].startswith("hotline:") and "13912345678" not in \
+        case["complainant_id"]
+    assert "李晓梅" in case["pledge"]
+    [received] = db.events("complaint_received")
+    assert (received["channel"], received["contact_phone"]) == ("hotline", "13912345678")
+    assert service.get_call("call-1", OFFICE)["complaints"] == [filed]
+
+
+def test_a_voicemail_is_a_case_without_category_until_the_office_classifies_it(service, db):
+    service.record_call_event(call_event("v1", "ringing", "2026-11-27T22:00:00+08:00"))
+    left = service.record_call_event(call_event(
+        "v2", "voicemail", "2026-11-27T22:01:00+08:00", transcript="图书馆空调漏水,请派人看看"))
+    assert left["outcome"] == "voicemail"
+    assert left["counts_from"] == "2026-11-30T08:30:00+08:00"
+    case_id = left["complaint"]["id"]
+    assert db.events("complaint_received") == []          # nothing announced yet
+    assert [c["id"] for c in service.list_cases(OFFICE, {"view": "unclassified"})] == [case_id]
+    with pytest.raises(Conflict) as refused:
+        service.act(case_id, "screen_out", OFFICE, {"rule": "legal-litigation"})
+    assert refused.value.args[0]["code"] == "classify_first"
+    with pytest.raises(NotFound):
+        service.act(case_id, "classify", STUDENT, {"category": "logistics"})
+
+    classified = service.act(case_id, "classify", OFFICE, {"category": "logistics",
+                                                            "title": "图书馆空调漏水"})
+    assert (classified["category"], classified["title"]) == ("logistics", "图书馆空调漏水")
+    [received] = db.events("complaint_received")
+    assert (received["complaint_id"], received["category"], received["channel"]) == \
+        (case_id, "logistics", "hotline")
+    with pytest.raises(Conflict) as again:
+        service.act(case_id, "classify", OFFICE, {"category": "security"})
+    assert again.value.args[0]["code"] == "already_classified"
+    # the CTI's retry of the voicemail files nothing more
+    assert service.record_call_event(call_event(
+        "v2", "voicemail", "2026-11-27T22:01:00+08:00",
+        transcript="图书馆空调漏水,请派人看看"))["outcome"] == "duplicate"
+    assert len(service.list_cases(OFFICE, {"view": "all"})) == 1
