@@ -115,13 +115,13 @@ def parse_event(body: bytes) -> CallEvent:
 
 
 def verify_event(headers, body: bytes, secrets: str | Iterable[str], guard: ReplayGuard,
-                 now: float) -> CallEvent:
+                 now: float, max_bytes: int = MAX_BODY_BYTES) -> CallEvent:
     """Authenticate, validate and claim one webhook request; the event, or HotlineRejected.
 
     The id is claimed last, so unsigned or invalid requests cannot fill the guard. If handling
     the event then fails, call `guard.release(event.event_id)` so the CTI's retry goes through.
     """
-    if len(body) > MAX_BODY_BYTES:
+    if len(body) > max_bytes:
         raise HotlineRejected(413, "event too large")
     check_signature(headers, body, secrets, now)
     event = parse_event(body)

@@ -318,9 +318,9 @@ class GatewayService:
         if self._too_large(request):
             raise HttpError(413, "too_large", "事件过大 (event too large)")
         try:
-            event = hotline.verify_event(request.headers,
-                                         request.get_data(cache=False)[:hotline.MAX_BODY_BYTES + 1],
-                                         self.hotline.secrets, self.hotline.guard, time.time())
+            event = hotline.verify_event(request.headers, request.get_data(cache=False),
+                                         self.hotline.secrets, self.hotline.guard, time.time(),
+                                         self.settings.max_body_bytes)
         except hotline.HotlineRejected as rejected:
             log.warning("hotline event refused: %s %s", rejected.status, rejected.reason)
             raise HttpError(rejected.status, HOTLINE_CODES[rejected.status],
@@ -389,7 +389,7 @@ class GatewayService:
             if self._too_large(request):
                 raise wechat.WeChatRejected("body too large")
             body = request.get_data(cache=False)
-            if len(body) > wechat.MAX_BYTES:
+            if len(body) > self.settings.max_body_bytes:
                 raise wechat.WeChatRejected("body too large")
             if safe:
                 inner = crypto.decrypt(body, args.get("msg_signature"), args.get("timestamp"),
@@ -398,7 +398,7 @@ class GatewayService:
                 crypto.check_signature(args.get("signature"), args.get("timestamp"),
                                        args.get("nonce"), now)
                 inner = body
-            message = wechat.parse_message(inner)
+            message = wechat.parse_message(inner, self.settings.max_body_bytes)
         except wechat.WeChatRejected as rejected:
             log.warning("wechat message refused: %s", rejected.reason)
             signed = "signature" in rejected.reason or "timestamp" in rejected.reason
