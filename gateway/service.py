@@ -7,6 +7,7 @@ import logging
 import time
 import uuid
 
+import eventlet
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
@@ -17,7 +18,7 @@ from gateway.http import HttpError, api, filing_key, json_response, read_json
 from gateway.limits import FilingLimits, RateLimited
 from gateway.open311 import Open311Error, open311_api
 from gateway.openapi import openapi_document
-from gateway.sessions import sessions_for
+from gateway.sessions import PENDING, sessions_for
 from services.common.bus import rpc_proxy
 from services.common.contracts import CATEGORIES, GRADES
 from services.common.logs import LogContext
@@ -97,6 +98,7 @@ class FilingLimitsProvider(DependencyProvider):
         return self.limits
 
 
+WECHAT_RESEND_WAITS = 20   # x 0.2 s: within WeChat's 5 s for the resend itself
 HOTLINE_CODES = {400: "invalid_event", 401: "bad_signature", 409: "duplicate_event",
                  413: "too_large"}
 REJECTION_STATUS = {"empty": 400, "too_large": 413, "unsupported_type": 415, "too_many": 409}
@@ -405,11 +407,7 @@ class GatewayService:
             return Response("forbidden" if signed else "bad request", status=403 if signed
                             else 400)
         key = wechat.dedup_key(message)
-        try:
-            reply_xml = self.wechat.sessions.remembered(key)
-        except Exception:  # the store is down: answer anyway (filing stays idempotent)
-            log.exception("wechat sessions store unavailable")
-            reply_xml = None
+        reply_xml = self._wechat_remembered(key)
         if reply_xml is None:
             try:
                 text = self._wechat_answer(message, key, request)
@@ -418,22 +416,46 @@ class GatewayService:
             except Exception:  # WeChat shows nothing for a 500: tell the user instead
                 log.exception("wechat message could not be handled")
                 text = "系统繁忙,请稍后再试。"
-            if text is None:
-                return Response("success", mimetype="text/plain")
-            reply_xml = wechat.text_reply(message["from_user"], message["to_user"], text, now)
+            reply_xml = "" if text is None else wechat.text_reply(
+                message["from_user"], message["to_user"], text, now)
             try:
                 self.wechat.sessions.remember(key, reply_xml)
             except Exception:
                 log.exception("wechat sessions store unavailable")
+        if not reply_xml:
+            return Response("success", mimetype="text/plain")
         if safe:
             reply_xml = crypto.encrypt(reply_xml, args.get("nonce"), int(now))
         return Response(reply_xml, mimetype="text/xml")
+
+    def _wechat_remembered(self, key) -> str | None:
+        """The reply already given to this message, if WeChat is resending it. A resend of a
+        message still being handled (filing took over 5 s) waits a little for that answer;
+        if none comes it is handled again, which changes nothing: the dialogue moves on only
+        after its step is done, and the filing key is the message's."""
+        sessions = self.wechat.sessions
+        try:
+            if sessions.claim(key):
+                return None
+            for _ in range(WECHAT_RESEND_WAITS):
+                reply_xml = sessions.remembered(key)
+                if reply_xml != PENDING:
+                    return reply_xml
+                eventlet.sleep(0.2)
+        except Exception:  # the store is down: answer anyway (filing stays idempotent)
+            log.exception("wechat sessions store unavailable")
+        return None
 
     def _wechat_answer(self, message, key, request) -> str | None:
         openid = message["from_user"]
         sessions = self.wechat.sessions
         state, action = self.wechat.dialogue.handle(sessions.state(openid), message)
+        text = self._wechat_act(action, openid, key, request)
+        # Only once its step is done: a failure (or a crash) leaves the user where they were.
         sessions.keep_state(openid, state)
+        return text
+
+    def _wechat_act(self, action, openid, key, request) -> str | None:
         if action["type"] == "reply":
             return action["text"]
         if action["type"] == "file":

@@ -10,8 +10,10 @@ Two stores with one interface, chosen by the `wechat_state_url` setting:
   the gateway, and expired by Redis itself (keys carry their time to live).
 
 A dialogue step is read, decided and written back without a lock: one user's messages come
-one after the other (WeChat waits for each answer), and a retry racing its original files
-nothing twice (the filing key is the message's MsgId).
+one after the other (WeChat waits for each answer). The first delivery of a message `claim`s
+its reply slot; WeChat's resend of a message still being handled finds it claimed and waits
+for the answer, or handles it again if none comes, which files nothing twice (the filing key
+is the message's MsgId, and the dialogue moves on only once a step is done).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import time
 
 DIALOGUE_TTL_SECONDS = 30 * 60
 REPLY_TTL_SECONDS = 60
+PENDING = "pending"   # a message being handled: `claim` marks it, `remember` replaces it
 
 
 class MemorySessions:
@@ -48,6 +51,17 @@ class MemorySessions:
         with self._lock:
             expires, body = self._replies.get(key, (0.0, None))
             return body if expires > self.clock() else None
+
+    def claim(self, key: str) -> bool:
+        """True for the first delivery of a message (marked as being handled), False for a
+        resend."""
+        with self._lock:
+            now = self.clock()
+            expires, _ = self._replies.get(key, (0.0, None))
+            if expires > now:
+                return False
+            self._replies[key] = (now + REPLY_TTL_SECONDS, PENDING)
+            return True
 
     def remember(self, key: str, body: str) -> None:
         with self._lock:
@@ -81,6 +95,10 @@ class RedisSessions:
 
     def remembered(self, key: str) -> str | None:
         return self.client.get(f"{self.PREFIX}reply:{key}")
+
+    def claim(self, key: str) -> bool:
+        return bool(self.client.set(f"{self.PREFIX}reply:{key}", PENDING, nx=True,
+                                    ex=REPLY_TTL_SECONDS))
 
     def remember(self, key: str, body: str) -> None:
         self.client.set(f"{self.PREFIX}reply:{key}", body, ex=REPLY_TTL_SECONDS)

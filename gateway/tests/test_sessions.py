@@ -2,12 +2,13 @@
 against the real Redis that make test starts, JIESU_TEST_REDIS_URL)."""
 import os
 import uuid
+from types import SimpleNamespace
 
 import pytest
 
 from gateway import wechat
-from gateway.sessions import (DIALOGUE_TTL_SECONDS, REPLY_TTL_SECONDS, MemorySessions,
-                              RedisSessions, sessions_for)
+from gateway.sessions import (DIALOGUE_TTL_SECONDS, PENDING, REPLY_TTL_SECONDS,
+                              MemorySessions, RedisSessions, sessions_for)
 
 REDIS_URL = os.environ.get("JIESU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -83,3 +84,33 @@ def test_a_reply_remembered_by_one_replica_answers_the_retry_at_another(replicas
     first.keep_state(f"test-{key}", {"step": "content"})
     assert 0 < first.client.ttl(f"{RedisSessions.PREFIX}state:test-{key}") <= \
         DIALOGUE_TTL_SECONDS
+
+
+def test_the_first_delivery_claims_the_reply_and_a_resend_does_not(replicas):
+    first, second = replicas
+    key = f"wechat:msg:test-{uuid.uuid4()}"
+    assert first.claim(key) is True
+    assert second.claim(key) is False
+    assert second.remembered(key) == PENDING
+    first.remember(key, "<xml>已受理</xml>")
+    assert second.claim(key) is False and second.remembered(key) == "<xml>已受理</xml>"
+    memory = MemorySessions()
+    assert memory.claim(key) is True and memory.claim(key) is False
+
+
+def test_a_resend_waits_for_the_answer_being_prepared():
+    """WeChat resends a message its first delivery has not answered within 5 s: the resend
+    is answered with the first delivery's reply instead of being handled again."""
+    import eventlet
+    from nameko.testing.services import worker_factory
+
+    from gateway.service import GatewayService
+
+    sessions = MemorySessions()
+    service = worker_factory(GatewayService, wechat=SimpleNamespace(sessions=sessions))
+    assert service._wechat_remembered("wechat:msg:1") is None      # first delivery: handle it
+    eventlet.spawn_after(0.5, sessions.remember, "wechat:msg:1", "<xml>编号 JS-1</xml>")
+    assert service._wechat_remembered("wechat:msg:1") == "<xml>编号 JS-1</xml>"
+    # a first delivery that never answers (its process died): the resend handles it itself
+    assert service._wechat_remembered("wechat:msg:2") is None
+    assert service._wechat_remembered("wechat:msg:2") is None
