@@ -27,10 +27,23 @@ SERVICES = ("intake", "routing", "sla", "notify", "rating")
 JIESU = SERVICES + ("gateway",)
 METRICS_PORTS = {"intake": 9101, "routing": 9102, "sla": 9103, "notify": 9104, "rating": 9105,
                  "gateway": 9106}
-INFRA = ("postgres", "rabbitmq", "prometheus", "grafana")
+INFRA = ("postgres", "rabbitmq", "redis", "prometheus", "grafana")
 VOLUMES = ("postgres-data", "rabbitmq-data", "attachments", "prometheus-data", "grafana-data")
 FAKE_ENV = {"POSTGRES_PASSWORD": "pg-secret", "RABBITMQ_PASSWORD": "mq-secret",
-            "JIESU_JWT_SECRET": "jwt-secret", "GRAFANA_ADMIN_PASSWORD": "gf-secret"}
+            "JIESU_JWT_SECRET": "jwt-secret", "GRAFANA_ADMIN_PASSWORD": "gf-secret",
+            "JIESU_CALLER_PSEUDONYM_KEY": "pseudonym-key"}
+# The channels' settings, by the process that reads them (README.md, "Configuration"). Each
+# channel is optional: empty (or unset) turns it off, so these default to empty in .env.
+CHANNEL_SETTINGS = {
+    "gateway": ("JIESU_WECHAT_TOKEN", "JIESU_WECHAT_AES_KEY", "JIESU_WECHAT_APP_ID",
+                "JIESU_HOTLINE_WEBHOOK_SECRETS", "JIESU_OPEN311_API_KEYS"),
+    "notify": ("JIESU_WECHAT_APP_ID", "JIESU_WECHAT_APP_SECRET", "JIESU_WECHAT_API_BASE",
+               "JIESU_WECHAT_TEMPLATE_ID", "JIESU_WECHAT_CASE_LINK", "JIESU_SMS_BASE_URL",
+               "JIESU_SMS_ACCOUNT", "JIESU_SMS_SECRET"),
+}
+CHANNEL_SECRETS = ("JIESU_WECHAT_TOKEN", "JIESU_WECHAT_AES_KEY", "JIESU_WECHAT_APP_SECRET",
+                   "JIESU_HOTLINE_WEBHOOK_SECRETS", "JIESU_OPEN311_API_KEYS",
+                   "JIESU_SMS_SECRET", "JIESU_CALLER_PSEUDONYM_KEY")
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +113,7 @@ def test_each_jiesu_service_waits_for_broker_database_and_migrations(services, n
 
 def test_the_gateway_waits_for_every_service_and_publishes_the_api(services):
     gateway = services["gateway"]
-    for name in SERVICES:
+    for name in SERVICES + ("redis",):
         assert gateway["depends_on"][name] == {"condition": "service_healthy"}
     assert any(str(port).endswith(":8000") for port in gateway["ports"])
     assert gateway["environment"]["JIESU_GATEWAY_HOST"] == "0.0.0.0"
@@ -122,6 +135,102 @@ def test_each_jiesu_process_gets_its_settings(services, name):
     # Secrets come from .env, never from the file itself.
     raw = services[name]["environment"]
     assert raw["JIESU_JWT_SECRET"].startswith("${JIESU_JWT_SECRET:?")
+
+
+def environment_of(services, name, env) -> dict[str, str]:
+    return {key: interpolate(str(value), env)
+            for key, value in services[name]["environment"].items()}
+
+
+def test_the_gateway_keeps_wechat_sessions_in_the_redis_service(services):
+    """Several gateway processes must share a WeChat user's dialogue state: in Redis."""
+    from urllib.parse import urlparse
+
+    from gateway.sessions import RedisSessions, sessions_for
+
+    gateway = services["gateway"]
+    url = environment_of(services, "gateway", FAKE_ENV)["JIESU_WECHAT_STATE_URL"]
+    assert url == "redis://redis:6379/0"
+    parsed = urlparse(url)
+    assert parsed.hostname in services and parsed.hostname == "redis"
+    command = services["redis"]["command"]
+    port = int(command[command.index("--port") + 1]) if "--port" in command else 6379
+    assert parsed.port == port
+    assert gateway["depends_on"]["redis"] == {"condition": "service_healthy"}
+    # The gateway's own code accepts the URL (no connection is made here).
+    sessions = sessions_for(url)
+    assert isinstance(sessions, RedisSessions)
+    kwargs = sessions.client.connection_pool.connection_kwargs
+    assert (kwargs["host"], kwargs["port"], kwargs["db"]) == ("redis", 6379, 0)
+    for name in JIESU + ("migrate",):
+        if name != "gateway":
+            assert "JIESU_WECHAT_STATE_URL" not in services[name]["environment"], name
+
+
+def test_redis_keeps_nothing_and_is_reachable_only_inside(services):
+    redis = services["redis"]
+    assert re.fullmatch(r"redis:\d+\.\d+\.\d+-alpine", redis["image"]), "pin an exact version"
+    command = redis["command"]
+    assert command[0] == "redis-server"
+    assert command[command.index("--save") + 1] == "", "no snapshots"
+    assert command[command.index("--appendonly") + 1] == "no", "no append-only file"
+    assert command[command.index("--maxmemory-policy") + 1] == "volatile-ttl"
+    assert "redis-cli ping" in " ".join(redis["healthcheck"]["test"])
+    for key in ("interval", "timeout", "retries"):
+        assert key in redis["healthcheck"], key
+    assert redis["restart"] == "unless-stopped"
+    assert "ports" not in redis, "Redis has no password: never publish it"
+    assert "volumes" not in redis, "nothing to persist"
+    assert redis["read_only"] is True and "/data" in redis["tmpfs"]
+    assert redis["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in redis["security_opt"]
+    user = str(redis["user"]).split(":")[0]
+    assert user.isdigit() and user != "0", "runs as the image's redis user, not root"
+
+
+@pytest.mark.parametrize("name", sorted(CHANNEL_SETTINGS))
+def test_channel_settings_reach_the_processes_that_use_them(services, name):
+    raw = services[name]["environment"]
+    for var in CHANNEL_SETTINGS[name]:
+        assert re.fullmatch(rf"\$\{{{var}:-[^}}]*\}}", raw[var]), \
+            f"{name}: {var} comes from .env, optional"
+    assert "JIESU_CALLER_PSEUDONYM_KEY" in services["intake"]["environment"]
+
+
+def test_channel_secrets_are_never_written_in_the_file(services):
+    for name, service in services.items():
+        for var, value in (service.get("environment") or {}).items():
+            if var in CHANNEL_SECRETS:
+                assert re.fullmatch(rf"\$\{{{var}(:-|:\?[^}}]*)\}}", str(value)), \
+                    f"{name}: {var} may default to empty (off) only, or be required"
+
+
+def test_unset_channels_are_off_and_set_ones_parse(services):
+    """What the processes make of the environment compose gives them (Settings.load)."""
+    from services.common.settings import Settings
+
+    defaults = Settings()
+    off = {name: Settings.load(environ=environment_of(services, name, FAKE_ENV))
+           for name in ("gateway", "notify", "intake")}
+    assert off["gateway"].wechat_token == "" and off["gateway"].hotline_webhook_secrets == ()
+    assert off["gateway"].open311_api_keys == ()
+    assert off["gateway"].max_body_bytes == defaults.max_body_bytes
+    assert off["gateway"].wechat_state_url == "redis://redis:6379/0"
+    assert off["notify"].wechat_app_secret == "" and off["notify"].sms_base_url == ""
+    assert off["notify"].wechat_api_base == defaults.wechat_api_base
+    assert off["intake"].caller_pseudonym_key == "pseudonym-key"
+    assert off["intake"].caller_pseudonym_key != defaults.caller_pseudonym_key
+    channels = dict(FAKE_ENV, JIESU_WECHAT_TOKEN="tok", JIESU_HOTLINE_WEBHOOK_SECRETS='["a", "b"]',
+                    JIESU_OPEN311_API_KEYS='["app:key"]', JIESU_SMS_BASE_URL="https://sms.example",
+                    JIESU_WECHAT_APP_SECRET="app-secret", JIESU_WECHAT_TEMPLATE_ID="tpl")
+    on = {name: Settings.load(environ=environment_of(services, name, channels))
+          for name in ("gateway", "notify")}
+    assert on["gateway"].wechat_token == "tok"
+    assert on["gateway"].hotline_webhook_secrets == ("a", "b")
+    assert on["gateway"].open311_api_keys == ("app:key",)
+    assert on["notify"].sms_base_url == "https://sms.example"
+    assert (on["notify"].wechat_app_secret, on["notify"].wechat_template_id) == (
+        "app-secret", "tpl")
 
 
 def test_secrets_are_required_not_defaulted(compose):

@@ -3,8 +3,9 @@
 Built-in kinds are validated strictly against the Kubernetes OpenAPI schemas that the
 kubernetes-validate package ships (offline). The operators' kinds (RabbitmqCluster,
 CloudNativePG Cluster and Database, KEDA ScaledObject and TriggerAuthentication, Prometheus
-operator PodMonitor) are not in those schemas, so their structure is checked by hand. The
-resources are gathered from kustomization.yaml the way kustomize does; when kubectl is on the
+operator PodMonitor) are not in those schemas, so their structure is checked by hand. Redis
+(the gateway's WeChat sessions) is infrastructure, not a jiesu process: a plain Deployment and
+Service, checked on its own. The resources are gathered from kustomization.yaml the way kustomize does; when kubectl is on the
 PATH, `kubectl kustomize` also builds them (with and without the optional components).
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import urlparse
 
 import kubernetes_validate
 import pytest
@@ -30,6 +32,10 @@ METRICS_PORTS = {"intake": 9101, "routing": 9102, "sla": 9103, "notify": 9104, "
                  "gateway": 9106}
 BUILTIN_API_VERSIONS = {"v1", "apps/v1", "autoscaling/v2", "policy/v1", "networking.k8s.io/v1"}
 COMPONENTS = ("keda", "prometheus-operator")
+# Deployments that are infrastructure, not jiesu processes (no metrics port, no HPA, their own
+# image): Redis for the gateway's WeChat sessions.
+INFRA_DEPLOYMENTS = ("redis",)
+ALL_DEPLOYMENTS = JIESU + INFRA_DEPLOYMENTS
 
 
 # --------------------------------------------------------------------------------- loading
@@ -66,9 +72,28 @@ def components() -> dict[str, list[dict]]:
     return {name: gather(K8S / "components" / name) for name in COMPONENTS}
 
 
+def pod_labels(deployment) -> dict:
+    return deployment["spec"]["template"]["metadata"]["labels"]
+
+
+def is_jiesu_process(deployment) -> bool:
+    return pod_labels(deployment).get("app.kubernetes.io/name") == "jiesu"
+
+
 @pytest.fixture(scope="module")
-def deployments(base) -> dict[str, dict]:
+def all_deployments(base) -> dict[str, dict]:
     return by_kind(base, "Deployment")
+
+
+@pytest.fixture(scope="module")
+def deployments(all_deployments) -> dict[str, dict]:
+    """The jiesu processes' Deployments (the one image), not the infrastructure's."""
+    return {name: obj for name, obj in all_deployments.items() if is_jiesu_process(obj)}
+
+
+@pytest.fixture(scope="module")
+def redis(all_deployments) -> dict:
+    return all_deployments["redis"]
 
 
 @pytest.fixture(scope="module")
@@ -154,8 +179,9 @@ def test_strict_validation_would_catch_a_misspelt_field(deployments):
 
 
 # ---------------------------------------------------------------------------- Deployments
-def test_one_deployment_per_process(deployments):
+def test_one_deployment_per_process(deployments, all_deployments):
     assert set(deployments) == set(JIESU)
+    assert set(all_deployments) == set(ALL_DEPLOYMENTS), "and Redis, as infrastructure"
 
 
 @pytest.mark.parametrize("name", JIESU)
@@ -191,29 +217,31 @@ def test_gateway_serves_the_api_on_8000(deployments, config):
     assert config["JIESU_GATEWAY_PORT"] == "8000"
 
 
-@pytest.mark.parametrize("name", JIESU)
-def test_every_container_has_requests_and_limits(deployments, name):
-    for container in all_containers(deployments[name]):
+@pytest.mark.parametrize("name", ALL_DEPLOYMENTS)
+def test_every_container_has_requests_and_limits(all_deployments, name):
+    for container in all_containers(all_deployments[name]):
         for bound in ("requests", "limits"):
             assert {"cpu", "memory"} <= set(container["resources"][bound]), \
                 (name, container["name"], bound)
 
 
-@pytest.mark.parametrize("name", JIESU)
-def test_every_container_runs_as_non_root(deployments, name):
-    spec = pod_spec(deployments[name])
+@pytest.mark.parametrize("name", ALL_DEPLOYMENTS)
+def test_every_container_runs_as_non_root(all_deployments, name):
+    spec = pod_spec(all_deployments[name])
     assert spec["securityContext"]["runAsNonRoot"] is True
     assert spec["securityContext"]["runAsUser"] != 0
     assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
     assert spec["automountServiceAccountToken"] is False
-    for container in all_containers(deployments[name]):
+    for container in all_containers(all_deployments[name]):
         context = container["securityContext"]
         assert context["runAsNonRoot"] is True
+        assert context.get("runAsUser", spec["securityContext"]["runAsUser"]) != 0
         assert context["allowPrivilegeEscalation"] is False
         assert context["readOnlyRootFilesystem"] is True
         assert context["capabilities"]["drop"] == ["ALL"]
         mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
-        assert "/tmp" in mounts, "a writable /tmp under a read-only root"
+        writable = "/data" if name == "redis" else "/tmp"
+        assert writable in mounts, f"a writable {writable} under a read-only root"
 
 
 @pytest.mark.parametrize("name", JIESU)
@@ -246,14 +274,58 @@ def test_settings_come_from_the_configmap_and_secrets(deployments, config, examp
         assert "JIESU_CLOCK_OFFSET_FILE" not in env and "JIESU_CLOCK_OFFSET_FILE" not in config
 
 
-def test_configmap_settings_are_real_settings(config):
+# Settings that are secrets: in the Secret jiesu-secrets, never in the ConfigMap.
+SECRET_SETTINGS = ("JIESU_JWT_SECRET", "JIESU_CALLER_PSEUDONYM_KEY", "JIESU_WECHAT_TOKEN",
+                   "JIESU_WECHAT_AES_KEY", "JIESU_WECHAT_APP_SECRET",
+                   "JIESU_HOTLINE_WEBHOOK_SECRETS", "JIESU_OPEN311_API_KEYS", "JIESU_SMS_SECRET")
+# The channels' other settings: in the ConfigMap.
+CHANNEL_CONFIG = ("JIESU_WECHAT_STATE_URL", "JIESU_WECHAT_APP_ID", "JIESU_WECHAT_API_BASE",
+                  "JIESU_WECHAT_TEMPLATE_ID", "JIESU_WECHAT_CASE_LINK", "JIESU_SMS_BASE_URL",
+                  "JIESU_SMS_ACCOUNT", "JIESU_MAX_BODY_BYTES")
+
+
+def test_configmap_settings_are_real_settings(config, example_secrets):
     from services.common.settings import Settings
 
     known = {f"JIESU_{name.upper()}" for name in Settings.__dataclass_fields__}
     jiesu = {key for key in config if key.startswith("JIESU_")}
     assert jiesu <= known, f"not settings: {sorted(jiesu - known)}"
+    secret = set(example_secrets["jiesu-secrets"]["stringData"])
+    assert secret <= known, f"not settings: {sorted(secret - known)}"
     assert config["JIESU_LOG_JSON"] == "true"
     assert config["JIESU_METRICS_HOST"] == "0.0.0.0"
+
+
+def test_channel_settings_are_split_between_configmap_and_secret(config, example_secrets):
+    secret = set(example_secrets["jiesu-secrets"]["stringData"])
+    assert not set(config) & secret, "a key in both: the Secret (later in envFrom) would win"
+    assert set(SECRET_SETTINGS) <= secret
+    assert not set(SECRET_SETTINGS) & set(config), "secrets never in the ConfigMap"
+    assert set(CHANNEL_CONFIG) <= set(config)
+
+
+def test_the_settings_the_pods_get_load_with_the_channels_off(config, example_secrets):
+    """ConfigMap plus the example Secret, as envFrom gives them, through Settings.load."""
+    from services.common.settings import Settings
+
+    environ = dict(config) | example_secrets["jiesu-secrets"]["stringData"]
+    settings = Settings.load(environ=environ)
+    defaults = Settings()
+    assert settings.wechat_state_url == "redis://redis:6379/0"
+    assert settings.wechat_token == "" and settings.wechat_app_secret == ""
+    assert settings.hotline_webhook_secrets == () and settings.open311_api_keys == ()
+    assert settings.sms_base_url == "" and settings.wechat_api_base == defaults.wechat_api_base
+    assert settings.max_body_bytes == defaults.max_body_bytes
+    assert settings.caller_pseudonym_key != defaults.caller_pseudonym_key
+
+
+def test_intake_does_not_start_without_the_pseudonym_key(deployments, example_secrets):
+    """The development key would otherwise be used: the Kubernetes form of compose's :?."""
+    env = {var["name"]: var for var in main_container(deployments["intake"])["env"]}
+    ref = env["JIESU_CALLER_PSEUDONYM_KEY"]["valueFrom"]["secretKeyRef"]
+    assert ref["name"] == "jiesu-secrets" and ref["key"] == "JIESU_CALLER_PSEUDONYM_KEY"
+    assert not ref.get("optional", False)
+    assert ref["key"] in example_secrets["jiesu-secrets"]["stringData"]
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -326,7 +398,8 @@ def test_one_disruption_budget_per_deployment(base, deployments):
 
 def test_the_gateway_service_serves_http(base, deployments):
     services = by_kind(base, "Service")
-    assert set(services) == {"gateway"}, "only the gateway serves HTTP to others"
+    assert set(services) == {"gateway", "redis"}, \
+        "only the gateway serves HTTP to others; Redis serves the gateway"
     service = services["gateway"]
     labels = deployments["gateway"]["spec"]["template"]["metadata"]["labels"]
     assert selects(service["spec"]["selector"], labels)
@@ -366,6 +439,113 @@ def test_network_policies_deny_by_default_and_open_what_is_used(base, deployment
                  for rule in policies[backend]["spec"]["ingress"] for peer in rule.get("from", [])
                  if "podSelector" in peer]
         assert any(selects(selector, intake_labels) for selector in froms), backend
+
+
+# --------------------------------------------------------- Redis: the WeChat sessions
+def test_redis_is_one_pod_that_keeps_nothing(base, redis):
+    from tests.deploy.test_compose import COMPOSE_FILE
+
+    assert redis["spec"]["replicas"] == 1
+    assert "redis" not in by_kind(base, "HorizontalPodAutoscaler"), "one instance, no scaling"
+    container = main_container(redis)
+    assert re.fullmatch(r"redis:\d+\.\d+\.\d+-alpine", container["image"]), "pin a version"
+    compose = load(COMPOSE_FILE.read_text(encoding="utf-8"))
+    assert container["image"] == compose["services"]["redis"]["image"], "same Redis as compose"
+    args = container["args"]
+    assert args[0] == "redis-server"
+    assert args[args.index("--save") + 1] == "", "no snapshots"
+    assert args[args.index("--appendonly") + 1] == "no", "no append-only file"
+    assert args[args.index("--maxmemory-policy") + 1] == "volatile-ttl"
+    maxmemory = args[args.index("--maxmemory") + 1]
+    assert re.fullmatch(r"\d+mb", maxmemory)
+    limit = container["resources"]["limits"]["memory"]
+    assert re.fullmatch(r"\d+Mi", limit)
+    assert int(maxmemory[:-2]) * 10**6 < int(limit[:-2]) * 2**20 * 0.8, "room for overhead"
+    volumes = {volume["name"]: volume for volume in pod_spec(redis)["volumes"]}
+    assert all(set(volume) == {"name", "emptyDir"} for volume in volumes.values()), \
+        "no persistent volume"
+    mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
+    assert "emptyDir" in volumes[mounts["/data"]]
+
+
+def test_redis_is_probed_with_redis_cli(redis):
+    container = main_container(redis)
+    for probe in ("livenessProbe", "readinessProbe"):
+        command = container[probe]["exec"]["command"]
+        assert "redis-cli ping" in " ".join(command), probe
+    assert named_port(container, "redis") == 6379
+
+
+def test_redis_is_infrastructure_not_a_jiesu_process(base, redis, deployments):
+    """Labelled apart, so that what selects the jiesu pods (metrics policy, PodMonitor,
+    budgets, the backends' ingress rules) does not select it."""
+    labels = pod_labels(redis)
+    assert labels["app.kubernetes.io/part-of"] == "jiesu"
+    assert labels["app.kubernetes.io/name"] == "redis"
+    assert selects(redis["spec"]["selector"]["matchLabels"], labels)
+    for deployment in deployments.values():
+        assert not selects(redis["spec"]["selector"]["matchLabels"], pod_labels(deployment))
+    assert not selects({"app.kubernetes.io/name": "jiesu"}, labels)
+    for pdb in by_kind(base, "PodDisruptionBudget").values():
+        assert not selects(pdb["spec"]["selector"]["matchLabels"], labels)
+
+
+def test_the_gateway_reaches_redis_through_its_service(base, deployments, redis, config,
+                                                       example_secrets):
+    """Several gateway replicas (its HPA) share the WeChat sessions: the setting must name
+    Redis, and the name must lead to the Redis pod's port."""
+    from gateway.sessions import RedisSessions, sessions_for
+
+    hpa = by_kind(base, "HorizontalPodAutoscaler")["gateway"]
+    assert hpa["spec"]["maxReplicas"] > 1
+    url = config["JIESU_WECHAT_STATE_URL"]
+    assert url, "empty keeps the sessions in one gateway process: wrong with several"
+    parsed = urlparse(url)
+    assert parsed.scheme == "redis"
+    service = by_kind(base, "Service")[parsed.hostname]
+    assert service["metadata"]["namespace"] == NAMESPACE, "a short name: the same namespace"
+    assert selects(service["spec"]["selector"], pod_labels(redis))
+    (port,) = [port for port in service["spec"]["ports"] if port["port"] == parsed.port]
+    assert named_port(main_container(redis), port["targetPort"]) == 6379
+    # The gateway gets the setting from the ConfigMap, and nothing overrides it.
+    gateway = main_container(deployments["gateway"])
+    assert {"configMapRef": {"name": "jiesu-config"}} in gateway["envFrom"]
+    assert "JIESU_WECHAT_STATE_URL" not in {var["name"] for var in gateway["env"]}
+    assert "JIESU_WECHAT_STATE_URL" not in example_secrets["jiesu-secrets"]["stringData"]
+    # And the gateway's own code accepts it (no connection is made here).
+    sessions = sessions_for(url)
+    assert isinstance(sessions, RedisSessions)
+    kwargs = sessions.client.connection_pool.connection_kwargs
+    assert (kwargs["host"], kwargs["port"]) == (parsed.hostname, parsed.port)
+
+
+def test_network_policies_let_only_the_gateway_reach_redis(base, deployments, redis, config):
+    policies = by_kind(base, "NetworkPolicy")
+    labels = pod_labels(redis)
+    gateway_labels = pod_labels(deployments["gateway"])
+    port = urlparse(config["JIESU_WECHAT_STATE_URL"]).port
+    assert allowed_ports(policies, labels) == {port}
+    selecting = [policy for policy in policies.values()
+                 if selects(policy["spec"]["podSelector"].get("matchLabels", {}), labels)
+                 and policy["spec"]["podSelector"]]
+    assert selecting, "a policy for Redis"
+    for policy in selecting:
+        for rule in policy["spec"].get("ingress", []):
+            peers = rule.get("from")
+            assert peers, "no rule open to every pod"
+            for peer in peers:
+                assert set(peer) == {"podSelector"}, "pods of this namespace only"
+                selector = peer["podSelector"]["matchLabels"]
+                assert selects(selector, gateway_labels)
+                for name, deployment in deployments.items():
+                    if name != "gateway":
+                        assert not selects(selector, pod_labels(deployment)), name
+    # Egress is left open; should a policy restrict the gateway's, it must allow Redis.
+    for policy in policies.values():
+        if "Egress" in policy["spec"]["policyTypes"] and selects(
+                policy["spec"]["podSelector"].get("matchLabels", {}), gateway_labels):
+            assert any(port in {p["port"] for p in rule.get("ports", [])}
+                       for rule in policy["spec"].get("egress", [])), policy["metadata"]["name"]
 
 
 # ------------------------------------------------------------- operators' kinds, by hand
@@ -500,9 +680,11 @@ def test_kubectl_kustomize_builds_the_same_resources(base):
     built = kustomize(K8S)
     assert sorted((o["kind"], o["metadata"]["name"]) for o in built) == \
         sorted((o["kind"], o["metadata"]["name"]) for o in base)
-    images = {c["image"] for o in built if o["kind"] == "Deployment"
+    images = {c["image"] for o in built if o["kind"] == "Deployment" and is_jiesu_process(o)
               for c in all_containers(o)}
     assert len(images) == 1 and not images.pop().startswith("jiesu:"), "images: rewrites it"
+    (redis,) = [o for o in built if o["kind"] == "Deployment" and o["metadata"]["name"] == "redis"]
+    assert main_container(redis)["image"].startswith("redis:"), "Redis's image untouched"
     for obj in built:
         if obj["apiVersion"] in BUILTIN_API_VERSIONS:
             kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
