@@ -409,17 +409,22 @@ class GatewayService:
         key = wechat.dedup_key(message)
         reply_xml = self._wechat_remembered(key)
         if reply_xml is None:
+            failed = False
             try:
                 text = self._wechat_answer(message, key, request)
             except RateLimited:
                 text = "提交过于频繁,请稍后再试。"
             except Exception:  # WeChat shows nothing for a 500: tell the user instead
                 log.exception("wechat message could not be handled")
-                text = "系统繁忙,请稍后再试。"
+                text, failed = "系统繁忙,请稍后再试。", True
             reply_xml = "" if text is None else wechat.text_reply(
                 message["from_user"], message["to_user"], text, now)
             try:
-                self.wechat.sessions.remember(key, reply_xml)
+                # A failure is not remembered: WeChat's resend gets another try.
+                if failed:
+                    self.wechat.sessions.forget(key)
+                else:
+                    self.wechat.sessions.remember(key, reply_xml)
             except Exception:
                 log.exception("wechat sessions store unavailable")
         if not reply_xml:

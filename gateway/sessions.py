@@ -69,6 +69,10 @@ class MemorySessions:
             self._replies = {k: v for k, v in self._replies.items() if v[0] > now}
             self._replies[key] = (now + REPLY_TTL_SECONDS, body)
 
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._replies.pop(key, None)
+
 
 class RedisSessions:
     PREFIX = "jiesu:wechat:"
@@ -102,6 +106,9 @@ class RedisSessions:
 
     def remember(self, key: str, body: str) -> None:
         self.client.set(f"{self.PREFIX}reply:{key}", body, ex=REPLY_TTL_SECONDS)
+
+    def forget(self, key: str) -> None:
+        self.client.delete(f"{self.PREFIX}reply:{key}")
 
     def ping(self) -> bool:
         return bool(self.client.ping())

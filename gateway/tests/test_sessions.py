@@ -96,6 +96,9 @@ def test_the_first_delivery_claims_the_reply_and_a_resend_does_not(replicas):
     assert second.claim(key) is False and second.remembered(key) == "<xml>已受理</xml>"
     memory = MemorySessions()
     assert memory.claim(key) is True and memory.claim(key) is False
+    for store in (first, memory):   # a failed handling is forgotten: the resend is handled
+        store.forget(key)
+        assert store.remembered(key) is None and store.claim(key) is True
 
 
 def test_a_resend_waits_for_the_answer_being_prepared():

@@ -31,8 +31,9 @@ from services.intake.lifecycle import Case, Communication, Refused, Status
 from services.intake.models import (Attachment, AuditEntry, CaseLink, CommunicationRecord,
                                     Complaint, DailyCounter, HotlineCall, TimelineEntry)
 from services.intake.schemas import (ACTION_SCHEMAS, AttachmentSchema, CallSchema,
-                                     CaseListQuerySchema, CaseSummarySchema, ComplaintSchema, FileComplaintSchema,
-                                     FiledByQuerySchema, FiledSchema, PledgeSchema)
+                                     CaseListQuerySchema, CaseSummarySchema, ComplaintSchema,
+                                     FileComplaintSchema, FiledByQuerySchema, FiledSchema,
+                                     PledgeSchema)
 from services.intake.screening import ScreeningRules
 from services.intake.similarity import SimilarityIndex, is_probable_duplicate
 from services.sla.calendar import calendar_for

@@ -5,8 +5,9 @@ kubernetes-validate package ships (offline). The operators' kinds (RabbitmqClust
 CloudNativePG Cluster and Database, KEDA ScaledObject and TriggerAuthentication, Prometheus
 operator PodMonitor) are not in those schemas, so their structure is checked by hand. Redis
 (the gateway's WeChat sessions) is infrastructure, not a jiesu process: a plain Deployment and
-Service, checked on its own. The resources are gathered from kustomization.yaml the way kustomize does; when kubectl is on the
-PATH, `kubectl kustomize` also builds them (with and without the optional components).
+Service, checked on its own. The resources are gathered from kustomization.yaml the way
+kustomize does; when kubectl is on the PATH, `kubectl kustomize` also builds them (with and
+without the optional components).
 """
 from __future__ import annotations
 

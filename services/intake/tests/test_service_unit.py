@@ -124,8 +124,8 @@ def test_a_filing_without_content_names_the_missing_field(service):
 
 
 def test_a_landline_is_a_valid_contact_phone(service):
-    assert service.file_complaint(filing(contact_phone="0538-1234567"), STUDENT, pledge=PLEDGE)["status"] \
-        == "received"
+    filed = service.file_complaint(filing(contact_phone="0538-1234567"), STUDENT, pledge=PLEDGE)
+    assert filed["status"] == "received"
 
 
 def test_an_unknown_channel_is_refused(service, db):
