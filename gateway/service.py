@@ -470,7 +470,7 @@ class GatewayService:
                 {"id": f"wechat:{openid}"[:64], "name": None, "roles": ["complainant"]},
                 "wechat", key, pledges.WECHAT)
             return (f"您的诉求已受理,编号 {filed['number']}。我们将直派责任单位限时办理;"
-                    f"查询进度请回复「查询 {filed['number']}」。")
+                    f"查询进度请回复「查询 {filed['number']}」。" + self._wechat_link(filed))
         if action["type"] == "query":
             found = self.intake.list_filed_by(f"wechat:{openid}", {
                 "number": action["number"], "start_date": "2000-01-01T00:00:00+00:00"})
@@ -478,8 +478,14 @@ class GatewayService:
                 return f"没有找到您反映的编号为 {action['number']} 的诉求。"
             case = found[0]
             unit = f",承办单位:{case['unit_name']}" if case.get("unit_name") else ""
-            return f"诉求 {case['number']}:{case['status_label']}{unit}。"
+            return f"诉求 {case['number']}:{case['status_label']}{unit}。" + \
+                self._wechat_link(case)
         return None
+
+    def _wechat_link(self, case) -> str:
+        """The H5 page where the case is followed (`wechat_case_link`), as a tappable link."""
+        base = self.settings.wechat_case_link.rstrip("/")
+        return f'\n<a href="{base}/{case["id"]}">查看办理进度</a>' if base else ""
 
     # ------------------------------------------------------------ Open311 GeoReport v2
     def _open311_app(self, request) -> str:

@@ -78,8 +78,11 @@ def file_by_wechat(system) -> str:
 
     say(CONTENT, 7001)
     assert "如实反映" in say("2", 7002)          # 2 = 后勤保障; the pledge is asked for
-    number = say("1 确认", 7003).split("编号 ")[1].split("。")[0]
+    filed = say("1 确认", 7003)
+    number = filed.split("编号 ")[1].split("。")[0]
     [row] = system.query("intake", "SELECT id FROM complaints WHERE number = :n", n=number)
+    # the passive reply links to the case's page
+    assert f'<a href="https://jiesu.example.edu.cn/h5/cases/{row.id}">' in filed
     return row.id
 
 
