@@ -136,6 +136,44 @@ OPERATIONS = [
     ("get", "/api/v1/openapi.json", "This document", None, (200, None, False), ["reference"]),
 ]
 
+# One example request per operation with a body (a test loads each through its schema).
+FILING_EXAMPLE = {"category": "logistics", "content": "学生公寓3号楼热水已经停了两天,请尽快维修",
+                  "location": "学生公寓3号楼", "contact_phone": "13912345678"}
+EXAMPLES = {
+    ("post", "/api/v1/complaints"): dict(FILING_EXAMPLE, pledge=True),
+    ("post", "/api/v1/complaints/{complaint_id}/rating"):
+        {"level": "satisfied", "comment": "维修及时,谢谢"},
+    ("post", "/api/v1/staff/cases/{complaint_id}/communications"):
+        {"kind": "phone", "at": "2026-11-24T10:30:00+08:00", "with_whom": "张三",
+         "summary": "电话告知已安排维修,明天上午到场"},
+    ("post", "/api/v1/staff/cases/{complaint_id}/extensions"):
+        {"reason": "需采购热水器配件,到货需两天", "new_due_at": "2026-11-27T17:30:00+08:00"},
+    ("post", "/api/v1/staff/cases/{complaint_id}/extensions/{extension_id}/decision"):
+        {"approve": True, "note": "同意延期"},
+    ("post", "/api/v1/staff/cases/{complaint_id}/timetable"):
+        {"milestones": [{"title": "完成管道检修", "due_at": "2026-12-04T17:30:00+08:00",
+                         "feedback_due_at": "2026-12-01T17:30:00+08:00"}]},
+    ("post", "/api/v1/staff/cases/{complaint_id}/timetable/{milestone_id}"):
+        {"update": "feedback", "note": "配件已到货,正在安装"},
+    ("post", "/api/v1/staff/reports"): FILING_EXAMPLE,
+    ("post", "/hotline/calls/events"):
+        {"event_id": "evt-20261124-000123", "call_id": "call-20261124-0042", "type": "answered",
+         "at": "2026-11-24T09:12:06+08:00", "caller": "13912345678", "operator": "op-1024"},
+    ("post", "/api/v1/staff/hotline/calls/{call_id}/complaints"):
+        dict(FILING_EXAMPLE, pledge_read=True),
+}
+ACTION_EXAMPLES = {
+    "sign_for": {}, "start": {},
+    "return_case": {"reason": "不属于本单位职责,应由保卫处办理"},
+    "reply": {"outcome": "solved", "text": "热水器已于今日修复,已电话告知诉求人"},
+    "screen_out": {"rule": "unlawful_grades"},
+    "dispatch": {"unit_id": "logistics"},
+    "instruct": {"text": "请后勤管理处三日内彻底解决并回访"},
+    "link": {"other_id": "5d1c2a9e-3f4b-4c6d-8e7f-0a1b2c3d4e5f"},
+    "merge": {"into": "5d1c2a9e-3f4b-4c6d-8e7f-0a1b2c3d4e5f"},
+    "classify": {"category": "logistics", "title": "图书馆空调漏水", "urgent": False},
+}
+
 ACTION_BODIES = {name: schema for name, schema in intake.ACTION_SCHEMAS.items()
                  if name != "communicate"}
 PUBLIC = {"/api/v1/categories", "/api/v1/grades", "/healthz", "/api/v1/openapi.json",
@@ -192,7 +230,9 @@ def openapi_document() -> dict:
             params[-1]["schema"]["enum"] = sorted(ACTION_BODIES)
             operation["requestBody"] = {"content": {"application/json": {"schema": {"oneOf": [
                 {"$ref": f"#/components/schemas/{s.__name__.removesuffix('Schema')}"}
-                for s in ACTION_BODIES.values()]}}}}
+                for s in ACTION_BODIES.values()]}, "examples": {
+                    action: {"summary": action, "value": ACTION_EXAMPLES[action]}
+                    for action in sorted(ACTION_BODIES)}}}}
         if path == "/api/v1/staff/cases" and method == "get":
             params += [{"name": name, "in": "query", "required": False,
                         "schema": {"type": "string"}}
@@ -201,6 +241,9 @@ def openapi_document() -> dict:
             operation["parameters"] = params
         if body is not None:
             operation["requestBody"] = {"required": True, "content": _content(body)}
+            if (method, path) in EXAMPLES:
+                operation["requestBody"]["content"]["application/json"]["example"] = \
+                    EXAMPLES[(method, path)]
         if path.startswith("/open311/v2/requests"):
             operation["security"] = [{"open311_api_key": []}]
         elif path.startswith("/hotline/"):

@@ -33,3 +33,22 @@ def test_the_filing_body_comes_from_the_schema_intake_loads():
     assert set(filing["required"]) == {"category", "content"}
     assert "logistics" in filing["properties"]["category"]["enum"]
     assert document["openapi"].startswith("3.")
+
+
+def test_every_json_body_has_an_example_its_schema_loads():
+    """The examples are requests the services accept: each goes through the marshmallow
+    schema that loads it (the gateway's own fields, pledge and pledge_read, included)."""
+    from gateway.openapi import ACTION_BODIES, ACTION_EXAMPLES, OPERATIONS
+
+    document = openapi_document()
+    for method, path, _summary, body, _response, _tags in OPERATIONS:
+        if body is None or body == "binary":
+            continue
+        media = document["paths"][path][method]["requestBody"]["content"]["application/json"]
+        assert "example" in media, f"{method.upper()} {path} has no example"
+        body().load(media["example"])
+    actions = document["paths"]["/api/v1/staff/cases/{complaint_id}/{action}"]["post"]
+    examples = actions["requestBody"]["content"]["application/json"]["examples"]
+    assert set(examples) == set(ACTION_BODIES)
+    for action, schema in ACTION_BODIES.items():
+        schema().load(ACTION_EXAMPLES[action])

@@ -82,6 +82,10 @@ def received_line(number: str, channel: str, category: str) -> TimelineLine:
                                     f"类别:{CATEGORIES[category]})", "system")
 
 
+def recording_line(url: str) -> TimelineLine:
+    return TimelineLine("recording", f"留言录音:{url}", "hotline")
+
+
 def voicemail_line(counts_from: datetime, tz: str) -> TimelineLine:
     return TimelineLine("voicemail", f"非工作时间留言,于 {format_local(counts_from, tz)} "
                                      f"起受理办理", "system")

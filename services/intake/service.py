@@ -302,9 +302,15 @@ class IntakeService(HealthMixin):
         if complaint is None:  # the call's row was lost but its case was not: find it
             complaint = _find_filing(uow.session, self._caller(number)["id"],
                                      f"call:{action.call_id}")
-        elif action.counts_from != action.received_at:
-            _append(uow.session, complaint.id, domain.voicemail_line(
-                action.counts_from, self.settings.timezone), self.clock.now())
+        else:
+            now = self.clock.now()
+            if action.recording_url and action.recording_url not in complaint.content:
+                # The office listens to it before classifying (the transcript may be rough).
+                _append(uow.session, complaint.id, domain.recording_line(action.recording_url),
+                        now)
+            if action.counts_from != action.received_at:
+                _append(uow.session, complaint.id, domain.voicemail_line(
+                    action.counts_from, self.settings.timezone), now)
         return complaint
 
     def _caller(self, number: str) -> dict:

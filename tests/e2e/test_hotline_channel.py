@@ -115,6 +115,8 @@ def test_an_after_hours_voicemail_waits_for_the_office_then_is_routed(system, sm
     assert (case["category"], case["status"], case["channel"]) == (None, "received", "hotline")
     assert "语音提示" in case["pledge"]
     assert any("2026-11-30 08:30" in line["text"] for line in case["timeline"])
+    assert any("https://cti.example.edu.cn/rec/call-vm.wav" in line["text"]
+               for line in case["timeline"])
     refused = requests.post(f"{system.url}/api/v1/staff/cases/{case_id}/screen_out",
                             json={"rule": "R4-1"}, headers=OFFICE, timeout=30)
     assert refused.status_code == 409
