@@ -18,7 +18,7 @@ from gateway.http import HttpError, api, filing_key, json_response, read_json
 from gateway.limits import FilingLimits, RateLimited
 from gateway.open311 import Open311Error, open311_api
 from gateway.openapi import openapi_document
-from gateway.sessions import PENDING, sessions_for
+from gateway.sessions import PENDING, redis_client, sessions_for
 from services.common.bus import rpc_proxy
 from services.common.contracts import CATEGORIES, GRADES
 from services.common.logs import LogContext
@@ -47,7 +47,7 @@ class AttachmentStoreProvider(DependencyProvider):
 class WeChatProvider(DependencyProvider):
     """The 公众号 crypto from the settings, the filing dialogue, and the sessions store
     (gateway/sessions.py) that keeps each user's dialogue state and the replies of the last
-    minute: this process's memory, or Redis shared by every replica (`wechat_state_url`)."""
+    minute: this process's memory, or Redis shared by every replica (`gateway_state_url`)."""
 
     def setup(self):
         settings = Settings.from_container_config(self.container.config)
@@ -55,7 +55,7 @@ class WeChatProvider(DependencyProvider):
             settings.wechat_token, settings.wechat_aes_key or "A" * 43,
             settings.wechat_app_id) if settings.wechat_token else None
         self.dialogue = wechat.Dialogue()
-        self.sessions = sessions_for(settings.wechat_state_url)
+        self.sessions = sessions_for(settings.gateway_state_url)
 
     def get_dependency(self, worker_ctx):
         return self
@@ -89,10 +89,15 @@ class HotlineProvider(DependencyProvider):
 
 
 class FilingLimitsProvider(DependencyProvider):
+    """The abuse limits, counted in Redis shared by the replicas when `gateway_state_url` is
+    set, else in this process."""
+
     def setup(self):
         settings = Settings.from_container_config(self.container.config)
+        url = settings.gateway_state_url
         self.limits = FilingLimits(settings.rate_limit_identity_per_minute,
-                                   settings.rate_limit_ip_per_minute)
+                                   settings.rate_limit_ip_per_minute,
+                                   redis_client=redis_client(url) if url else None)
 
     def get_dependency(self, worker_ctx):
         return self.limits

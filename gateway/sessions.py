@@ -2,7 +2,7 @@
 filing dialogue (wechat.Dialogue's JSON state) and the replies of the last minute (WeChat
 resends a message it got no answer to within 5 s; the resend is answered from memory).
 
-Two stores with one interface, chosen by the `wechat_state_url` setting:
+Two stores with one interface, chosen by the `gateway_state_url` setting:
 - `MemorySessions` (no URL): this gateway process's memory. Right for one process; with
   several replicas a user's next message or WeChat's retry may reach another replica, which
   would not know where the dialogue stood.
@@ -74,16 +74,19 @@ class MemorySessions:
             self._replies.pop(key, None)
 
 
+def redis_client(url: str):
+    """A client for `gateway_state_url` (connections are made when first used)."""
+    import redis   # only the gateway needs it, and only when the setting asks
+
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2,
+                                decode_responses=True)
+
+
 class RedisSessions:
     PREFIX = "jiesu:wechat:"
 
     def __init__(self, url: str, client=None):
-        if client is None:
-            import redis   # only the gateway needs it, and only when the setting asks
-
-            client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2,
-                                          decode_responses=True)
-        self.client = client
+        self.client = client if client is not None else redis_client(url)
 
     def state(self, openid: str) -> dict | None:
         raw = self.client.get(f"{self.PREFIX}state:{openid}")
@@ -115,9 +118,9 @@ class RedisSessions:
 
 
 def sessions_for(url: str):
-    """The store the `wechat_state_url` setting names."""
+    """The store the `gateway_state_url` setting names."""
     if not url:
         return MemorySessions()
     if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise ValueError(f"wechat_state_url must be a redis:// URL, not {url.split(':')[0]!r}")
+        raise ValueError(f"gateway_state_url must be a redis:// URL, not {url.split(':')[0]!r}")
     return RedisSessions(url)

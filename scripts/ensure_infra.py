@@ -147,8 +147,8 @@ def main() -> None:
     else:
         if os.environ.get("JIESU_DATABASE_URL", "").startswith("postgresql"):
             ensure_postgres(os.environ["JIESU_DATABASE_URL"])
-        if os.environ.get("JIESU_WECHAT_STATE_URL", "").startswith("redis"):
-            ensure_redis(os.environ["JIESU_WECHAT_STATE_URL"])
+        if os.environ.get("JIESU_GATEWAY_STATE_URL", "").startswith("redis"):
+            ensure_redis(os.environ["JIESU_GATEWAY_STATE_URL"])
 
 
 if __name__ == "__main__":

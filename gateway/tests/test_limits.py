@@ -53,3 +53,39 @@ def test_only_so_many_keys_are_remembered():
     for key in "abcd":
         buckets.take(key)
     assert buckets.take("a") == 0.0  # forgotten, so generous again
+
+
+# ------------------------------------------------- shared by replicas through Redis
+def _redis():
+    import os
+
+    from gateway.sessions import redis_client
+    return redis_client(os.environ.get("JIESU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
+
+
+def test_replicas_share_one_budget_through_redis():
+    import uuid
+
+    client = _redis()
+    first = FilingLimits(3, 0, redis_client=client)     # two gateway replicas
+    second = FilingLimits(3, 0, redis_client=client)
+    user = f"test-{uuid.uuid4()}"
+    first.check(user, None)
+    second.check(user, None)
+    first.check(user, None)
+    with pytest.raises(RateLimited) as limited:
+        second.check(user, None)                         # the fourth, wherever it lands
+    assert 1 <= limited.value.retry_after <= 20
+    second.check(f"test-{uuid.uuid4()}", None)           # someone else is not affected
+    client.delete(*client.keys("jiesu:limits:identity:test-*"))
+
+
+def test_without_redis_each_process_counts_for_itself():
+    from gateway.sessions import redis_client
+
+    down = redis_client("redis://127.0.0.1:9/0")        # nothing listens there
+    limits = FilingLimits(2, 0, redis_client=down)
+    limits.check("s1", None)
+    limits.check("s1", None)
+    with pytest.raises(RateLimited):
+        limits.check("s1", None)

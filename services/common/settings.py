@@ -78,7 +78,8 @@ class Settings:
     complaint_number_prefix: str = "JS"
     # Each process serves /metrics, /healthz and /readyz on metrics_port + its offset
     # (intake 1, routing 2, sla 3, notify 4, rating 5, gateway 6); 0 turns them off.
-    # Abuse limits on filing (per identity, per client address), per gateway process; 0 = off.
+    # Abuse limits on filing (per identity, per client address); 0 = off. Counted in Redis
+    # when gateway_state_url is set (all replicas together), else per gateway process.
     rate_limit_identity_per_minute: float = 30
     rate_limit_ip_per_minute: float = 120
     # Largest request body the gateway reads (JSON, forms, WeChat XML, CTI events); 413 above.
@@ -87,9 +88,10 @@ class Settings:
     wechat_token: str = ""
     wechat_aes_key: str = ""   # EncodingAESKey (43 characters) for safe mode
     wechat_app_id: str = ""
-    # Where every gateway replica keeps WeChat dialogue state and recent replies: "" = this
+    # Where every gateway replica keeps WeChat dialogue state, recent replies and the abuse
+    # limits' counts: "" = this
     # process's memory (one replica only), or redis://host:6379/0 (shared).
-    wechat_state_url: str = ""
+    gateway_state_url: str = ""
     # WeChat template messages (notices to WeChat users): the AppSecret turns them on.
     wechat_app_secret: str = ""
     wechat_api_base: str = "https://api.weixin.qq.com"

@@ -149,7 +149,7 @@ def test_the_gateway_keeps_wechat_sessions_in_the_redis_service(services):
     from gateway.sessions import RedisSessions, sessions_for
 
     gateway = services["gateway"]
-    url = environment_of(services, "gateway", FAKE_ENV)["JIESU_WECHAT_STATE_URL"]
+    url = environment_of(services, "gateway", FAKE_ENV)["JIESU_GATEWAY_STATE_URL"]
     assert url == "redis://redis:6379/0"
     parsed = urlparse(url)
     assert parsed.hostname in services and parsed.hostname == "redis"
@@ -164,7 +164,7 @@ def test_the_gateway_keeps_wechat_sessions_in_the_redis_service(services):
     assert (kwargs["host"], kwargs["port"], kwargs["db"]) == ("redis", 6379, 0)
     for name in JIESU + ("migrate",):
         if name != "gateway":
-            assert "JIESU_WECHAT_STATE_URL" not in services[name]["environment"], name
+            assert "JIESU_GATEWAY_STATE_URL" not in services[name]["environment"], name
 
 
 def test_redis_keeps_nothing_and_is_reachable_only_inside(services):
@@ -215,7 +215,7 @@ def test_unset_channels_are_off_and_set_ones_parse(services):
     assert off["gateway"].wechat_token == "" and off["gateway"].hotline_webhook_secrets == ()
     assert off["gateway"].open311_api_keys == ()
     assert off["gateway"].max_body_bytes == defaults.max_body_bytes
-    assert off["gateway"].wechat_state_url == "redis://redis:6379/0"
+    assert off["gateway"].gateway_state_url == "redis://redis:6379/0"
     assert off["notify"].wechat_app_secret == "" and off["notify"].sms_base_url == ""
     assert off["notify"].wechat_api_base == defaults.wechat_api_base
     assert off["intake"].caller_pseudonym_key == "pseudonym-key"

@@ -280,7 +280,7 @@ SECRET_SETTINGS = ("JIESU_JWT_SECRET", "JIESU_CALLER_PSEUDONYM_KEY", "JIESU_WECH
                    "JIESU_WECHAT_AES_KEY", "JIESU_WECHAT_APP_SECRET",
                    "JIESU_HOTLINE_WEBHOOK_SECRETS", "JIESU_OPEN311_API_KEYS", "JIESU_SMS_SECRET")
 # The channels' other settings: in the ConfigMap.
-CHANNEL_CONFIG = ("JIESU_WECHAT_STATE_URL", "JIESU_WECHAT_APP_ID", "JIESU_WECHAT_API_BASE",
+CHANNEL_CONFIG = ("JIESU_GATEWAY_STATE_URL", "JIESU_WECHAT_APP_ID", "JIESU_WECHAT_API_BASE",
                   "JIESU_WECHAT_TEMPLATE_ID", "JIESU_WECHAT_CASE_LINK", "JIESU_SMS_BASE_URL",
                   "JIESU_SMS_ACCOUNT", "JIESU_MAX_BODY_BYTES")
 
@@ -312,7 +312,7 @@ def test_the_settings_the_pods_get_load_with_the_channels_off(config, example_se
     environ = dict(config) | example_secrets["jiesu-secrets"]["stringData"]
     settings = Settings.load(environ=environ)
     defaults = Settings()
-    assert settings.wechat_state_url == "redis://redis:6379/0"
+    assert settings.gateway_state_url == "redis://redis:6379/0"
     assert settings.wechat_token == "" and settings.wechat_app_secret == ""
     assert settings.hotline_webhook_secrets == () and settings.open311_api_keys == ()
     assert settings.sms_base_url == "" and settings.wechat_api_base == defaults.wechat_api_base
@@ -499,7 +499,7 @@ def test_the_gateway_reaches_redis_through_its_service(base, deployments, redis,
 
     hpa = by_kind(base, "HorizontalPodAutoscaler")["gateway"]
     assert hpa["spec"]["maxReplicas"] > 1
-    url = config["JIESU_WECHAT_STATE_URL"]
+    url = config["JIESU_GATEWAY_STATE_URL"]
     assert url, "empty keeps the sessions in one gateway process: wrong with several"
     parsed = urlparse(url)
     assert parsed.scheme == "redis"
@@ -511,8 +511,8 @@ def test_the_gateway_reaches_redis_through_its_service(base, deployments, redis,
     # The gateway gets the setting from the ConfigMap, and nothing overrides it.
     gateway = main_container(deployments["gateway"])
     assert {"configMapRef": {"name": "jiesu-config"}} in gateway["envFrom"]
-    assert "JIESU_WECHAT_STATE_URL" not in {var["name"] for var in gateway["env"]}
-    assert "JIESU_WECHAT_STATE_URL" not in example_secrets["jiesu-secrets"]["stringData"]
+    assert "JIESU_GATEWAY_STATE_URL" not in {var["name"] for var in gateway["env"]}
+    assert "JIESU_GATEWAY_STATE_URL" not in example_secrets["jiesu-secrets"]["stringData"]
     # And the gateway's own code accepts it (no connection is made here).
     sessions = sessions_for(url)
     assert isinstance(sessions, RedisSessions)
@@ -524,7 +524,7 @@ def test_network_policies_let_only_the_gateway_reach_redis(base, deployments, re
     policies = by_kind(base, "NetworkPolicy")
     labels = pod_labels(redis)
     gateway_labels = pod_labels(deployments["gateway"])
-    port = urlparse(config["JIESU_WECHAT_STATE_URL"]).port
+    port = urlparse(config["JIESU_GATEWAY_STATE_URL"]).port
     assert allowed_ports(policies, labels) == {port}
     selecting = [policy for policy in policies.values()
                  if selects(policy["spec"]["podSelector"].get("matchLabels", {}), labels)

@@ -114,14 +114,14 @@ def test_refusals_file_nothing_and_the_server_keeps_serving(system):
 
 def test_the_dialogue_and_the_reply_memory_survive_a_gateway_restart_with_redis(
         start_system, databases):
-    """With wechat_state_url set, what a gateway process knew of a dialogue is in Redis: a
+    """With gateway_state_url set, what a gateway process knew of a dialogue is in Redis: a
     restarted (or another) gateway goes on where it stood, and answers WeChat's retry of a
     confirmation from memory instead of filing again."""
     system = start_system(databases, layout=[["intake", "routing", "sla", "notify", "rating"],
                                              ["gateway"]],
                           JIESU_WECHAT_TOKEN=TOKEN, JIESU_WECHAT_AES_KEY=AES_KEY,
                           JIESU_WECHAT_APP_ID=APP_ID,
-                          JIESU_WECHAT_STATE_URL=os.environ.get("JIESU_TEST_REDIS_URL",
+                          JIESU_GATEWAY_STATE_URL=os.environ.get("JIESU_TEST_REDIS_URL",
                                                                 "redis://127.0.0.1:6379/15"))
     openid = f"oUser-{uuid.uuid4().hex[:12]}"
     msg = 800_000 + int(time.time() * 1000) % 100_000_000   # unique across test runs
