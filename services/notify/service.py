@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import timedelta
+from typing import NamedTuple
 
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
@@ -165,26 +166,31 @@ class NotifyService(HealthMixin):
             for notification, error in outcomes:
                 _mark(uow.session, notification, error, uow.clock.now())
 
-    def _send(self, notification) -> str | None:
-        """Deliver one notification; the error, or None when it went out."""
+    def _send(self, notification) -> "Failure | None":
+        """Deliver one notification; how it failed, or None when it went out."""
         try:
             self.sender.send(notification)
         except Exception as exc:
             log.warning("sending %s to %s failed: %r", notification.template,
                         notification.recipient_role, exc)
-            return repr(exc)[:500]
+            return Failure(repr(exc)[:500], bool(getattr(exc, "permanent", False)))
         return None
 
 
-def _mark(session, notification, error: str | None, now) -> None:
+class Failure(NamedTuple):
+    error: str
+    permanent: bool = False   # no resend can succeed (no address, the user unsubscribed)
+
+
+def _mark(session, notification, failure: Failure | None, now) -> None:
     """Store the outcome of one attempt with a single UPDATE (no reload of the row)."""
     attempts = notification.attempts + 1
-    (metrics.NOTIFICATIONS_SENT if error is None else metrics.NOTIFICATIONS_FAILED).labels(
+    (metrics.NOTIFICATIONS_SENT if failure is None else metrics.NOTIFICATIONS_FAILED).labels(
         notification.channel).inc()
-    if error is None:
+    if failure is None:
         values = {"status": "sent", "sent_at": now}
     else:
-        values = {"status": "failed" if attempts >= MAX_ATTEMPTS else "pending",
-                  "last_error": error}
+        given_up = failure.permanent or attempts >= MAX_ATTEMPTS
+        values = {"status": "failed" if given_up else "pending", "last_error": failure.error}
     session.execute(update(Notification).where(Notification.id == notification.id)
                     .values(attempts=attempts, **values))

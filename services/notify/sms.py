@@ -41,14 +41,20 @@ PHONE = re.compile(r"^\+?\d{5,20}$")
 
 
 class SmsError(RuntimeError):
-    """The provider did not accept the message. The text never names the number."""
+    """The provider did not accept the message. The text never names the number.
+    `permanent`: resending it cannot succeed (notify gives it up at once)."""
+
+    def __init__(self, message: str, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
 
 
 def phone_of(notification) -> str:
     number = getattr(notification, "address", None)
     number = str(number or "").strip().replace("-", "").replace(" ", "")
     if not PHONE.match(number):
-        raise SmsError(f"recipient {mask_number(number)} has no phone number to text")
+        raise SmsError(f"recipient {mask_number(number)} has no phone number to text",
+                       permanent=True)
     return number
 
 

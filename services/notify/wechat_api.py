@@ -60,13 +60,21 @@ TEMPLATE_LABELS = {
 LINK_REMARK = "点击查看办理详情"
 
 
-class WeChatApiError(RuntimeError):
-    """WeChat did not take the message. The text never contains the secret or a token."""
+# What no resend can fix for this recipient: an openid that is not this account's, a user
+# who unsubscribed or refused its messages.
+RECIPIENT_ERRCODES = {40003, 43004, 43101}
 
-    def __init__(self, message: str, errcode: int | None = None, errmsg: str | None = None):
+
+class WeChatApiError(RuntimeError):
+    """WeChat did not take the message. The text never contains the secret or a token.
+    `permanent`: resending it cannot succeed (notify gives it up at once)."""
+
+    def __init__(self, message: str, errcode: int | None = None, errmsg: str | None = None,
+                 permanent: bool = False):
         super().__init__(message)
         self.errcode = errcode
         self.errmsg = errmsg
+        self.permanent = permanent or errcode in RECIPIENT_ERRCODES
 
 
 def short_openid(openid: str) -> str:
@@ -130,7 +138,7 @@ class WeChatTemplateSender:
         openid = str(getattr(notification, "address", None) or "").strip()
         if not openid:
             raise WeChatApiError(f"notification {notification.id} has no WeChat openid to "
-                                 "send to")
+                                 "send to", permanent=True)
         body = {"touser": openid, "template_id": self.template_id}
         if self.link_base:
             body["url"] = f"{self.link_base}/{notification.complaint_id}"

@@ -144,6 +144,23 @@ def test_a_message_that_keeps_failing_is_given_up(db, clock):
     assert (row.status, row.attempts) == ("failed", MAX_ATTEMPTS)
 
 
+def test_a_message_no_resend_can_deliver_is_given_up_at_once(db, clock):
+    """A hotline caller's case reached notify without a phone to text: resending is futile."""
+    from services.notify.sms import LoggingSmsSender
+    from services.notify.senders import ChannelSenders, LoggingSender
+
+    senders = ChannelSenders({"sms": LoggingSmsSender()}, LoggingSender())
+    service = worker_factory(NotifyService, db=db, sender=senders, settings=SETTINGS)
+    event = received()
+    event["complainant"]["id"] = "hotline:5f2c"
+    event["contact_phone"] = None
+    service.on_complaint_received(event)
+
+    (row,) = notifications(db)
+    assert (row.channel, row.address, row.status, row.attempts) == ("sms", None, "failed", 1)
+    assert "no phone number" in row.last_error
+
+
 def test_a_redelivered_event_is_notified_once(service, db, sender):
     event = received()
 

@@ -224,13 +224,15 @@ def test_an_unsubscribed_user_raises_without_a_retry(wechat):
     with pytest.raises(WeChatApiError, match="43004") as caught:
         sender_for(wechat).send(notification())
     assert caught.value.errcode == 43004 and "require subscribe" in str(caught.value)
+    assert caught.value.permanent       # notify gives it up instead of resending
     assert len(wechat.sends) == 1 and len(wechat.token_calls) == 1
     assert wechat.delivered == []
 
 
 def test_an_unknown_template_id_raises(wechat):
-    with pytest.raises(WeChatApiError, match="40037"):
+    with pytest.raises(WeChatApiError, match="40037") as caught:
         sender_for(wechat, template_id="TPL-gone").send(notification())
+    assert not caught.value.permanent   # a configuration error: resent once it is fixed
 
 
 def test_a_wrong_app_secret_raises_without_naming_the_secret(wechat):
