@@ -61,8 +61,8 @@ warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")  # on
 
 import requests  # noqa: E402
 
-from bench.intake import (BENCH_SECRET, DB_TEMPLATE, LAYOUTS, OUT_DIR, Vhost,  # noqa: E402
-                          free_port, machine, percentiles, prepare_databases)
+from bench.intake import (BENCH_SECRET, LAYOUTS, OUT_DIR, Vhost,  # noqa: E402
+                          machine, percentiles, prepare_databases, start_system)
 from gateway.auth import issue_token  # noqa: E402
 from gateway.hotline import signature as cti_signature  # noqa: E402
 from gateway.wechat import WeChatCrypto  # noqa: E402
@@ -287,27 +287,16 @@ def run(args) -> int:
     failures: list[str] = []
     results = {}
     try:
-        from services.common.system import System
 
         dbs = prepare_databases()
         vhost = Vhost().__enter__()
         log_dir = OUT_DIR / "logs" / ("channels-" + started_at.strftime("%Y%m%d-%H%M%S"))
-        system = System({
-            "JIESU_AMQP_URI": vhost.amqp_uri,
-            "JIESU_DATABASE_URL": DB_TEMPLATE,
-            "JIESU_GATEWAY_PORT": str(free_port()),
-            "JIESU_JWT_SECRET": secret,
-            # one client address, many complainants: measure, do not throttle
-            "JIESU_RATE_LIMIT_IDENTITY_PER_MINUTE": "0",
-            "JIESU_RATE_LIMIT_IP_PER_MINUTE": "0",
-            "JIESU_WECHAT_TOKEN": WECHAT_TOKEN,
-            "JIESU_WECHAT_AES_KEY": WECHAT_AES_KEY,
-            "JIESU_WECHAT_APP_ID": WECHAT_APP_ID,
-            "JIESU_HOTLINE_WEBHOOK_SECRETS": json.dumps([CTI_SECRET]),
-            "JIESU_OPEN311_API_KEYS": json.dumps([f"{OPEN311_APP}:{OPEN311_KEY}"]),
-        }, layout=LAYOUTS[args.layout], log_dir=log_dir)
-        system.start()
-        system.wait_ready(timeout=120)
+        system = start_system(
+            vhost, secret, LAYOUTS[args.layout], log_dir,
+            JIESU_WECHAT_TOKEN=WECHAT_TOKEN, JIESU_WECHAT_AES_KEY=WECHAT_AES_KEY,
+            JIESU_WECHAT_APP_ID=WECHAT_APP_ID,
+            JIESU_HOTLINE_WEBHOOK_SECRETS=json.dumps([CTI_SECRET]),
+            JIESU_OPEN311_API_KEYS=json.dumps([f"{OPEN311_APP}:{OPEN311_KEY}"]))
         url = system.gateway_url
         print(f"system   {', '.join(system.processes)} up at {url} (vhost {vhost.name}; "
               f"logs {log_dir.relative_to(REPO_ROOT)})", flush=True)

@@ -374,6 +374,26 @@ def summarise_profile(key: str, path: Path, rate: int, seconds: float, top: int)
 
 
 # ================================================================================ main
+def start_system(vhost, secret: str, layout, log_dir: Path, **settings):
+    """The whole system on the bench databases and vhost, ready; `settings` are more JIESU_*
+    variables."""
+    from services.common.system import System
+
+    system = System({
+        "JIESU_AMQP_URI": vhost.amqp_uri,
+        "JIESU_DATABASE_URL": DB_TEMPLATE,
+        "JIESU_GATEWAY_PORT": str(free_port()),
+        "JIESU_JWT_SECRET": secret,
+        # the load comes from one address and many users: measure, do not throttle
+        "JIESU_RATE_LIMIT_IDENTITY_PER_MINUTE": "0",
+        "JIESU_RATE_LIMIT_IP_PER_MINUTE": "0",
+        **settings,
+    }, layout=layout, log_dir=log_dir)
+    system.start()
+    system.wait_ready(timeout=120)
+    return system
+
+
 def run(args) -> int:
     started_at = dt.datetime.now().astimezone()
     print(f"date     {started_at:%Y-%m-%d %H:%M:%S %Z}")
@@ -390,23 +410,12 @@ def run(args) -> int:
         if args.url:
             url = args.url.rstrip("/")
         else:
-            from services.common.system import System
 
             dbs = prepare_databases()
             intake_db = dbs["intake"]
             vhost = Vhost().__enter__()
             log_dir = OUT_DIR / "logs" / started_at.strftime("%Y%m%d-%H%M%S")
-            system = System({
-                "JIESU_AMQP_URI": vhost.amqp_uri,
-                "JIESU_DATABASE_URL": DB_TEMPLATE,
-                "JIESU_GATEWAY_PORT": str(free_port()),
-                "JIESU_JWT_SECRET": secret,
-                # the load comes from one address and many users: measure, do not throttle
-                "JIESU_RATE_LIMIT_IDENTITY_PER_MINUTE": "0",
-                "JIESU_RATE_LIMIT_IP_PER_MINUTE": "0",
-            }, layout=LAYOUTS[args.layout], log_dir=log_dir)
-            system.start()
-            system.wait_ready(timeout=120)
+            system = start_system(vhost, secret, LAYOUTS[args.layout], log_dir)
             url = system.gateway_url
             pids = {key: process.pid for key, process in system.processes.items()}
             print(f"system   {', '.join(pids)} up at {url} (vhost {vhost.name}; "
