@@ -44,21 +44,28 @@ def fail(sentence: str) -> None:
     sys.exit(1)
 
 
-def ensure_rabbitmq(amqp_uri: str) -> None:
-    url = urlparse(amqp_uri)
-    host, port = url.hostname or "127.0.0.1", url.port or 5672
+def ensure_local_server(name: str, url: str, default_port: int, variable: str, package: str,
+                        command: list[str], seconds: int, logs: str) -> None:
+    """Nothing to do if `url` answers; a local server that is installed but stopped is
+    started with `command`; anything else stops with what is missing and how to get it."""
+    parsed = urlparse(url)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or default_port
     if reachable(host, port):
         return
     if host not in LOCAL:
-        fail(f"RabbitMQ is not reachable at {host}:{port}; start it or set JIESU_AMQP_URI.")
-    if not shutil.which("rabbitmq-server"):
-        fail(f"RabbitMQ is not running on {host}:{port} and is not installed: "
-             "install it with 'apt-get install rabbitmq-server' (or set JIESU_AMQP_URI).")
-    print("starting the local RabbitMQ (rabbitmq-server -detached) ...", flush=True)
-    subprocess.run(["rabbitmq-server", "-detached"], check=False)
-    if not wait_for(host, port, 90):
-        fail(f"RabbitMQ did not come up on {host}:{port} within 90 s; "
-             "see /var/log/rabbitmq for why.")
+        fail(f"{name} is not reachable at {host}:{port}; start it or set {variable}.")
+    if not shutil.which(command[0]):
+        fail(f"{name} is not running on {host}:{port} and is not installed: "
+             f"install it with 'apt-get install {package}' (or set {variable}).")
+    print(f"starting the local {name} ({' '.join(command[:3])} ...) ...", flush=True)
+    subprocess.run(command, check=False)
+    if not wait_for(host, port, seconds):
+        fail(f"{name} did not come up on {host}:{port} within {seconds} s; {logs}.")
+
+
+def ensure_rabbitmq(amqp_uri: str) -> None:
+    ensure_local_server("RabbitMQ", amqp_uri, 5672, "JIESU_AMQP_URI", "rabbitmq-server",
+                        ["rabbitmq-server", "-detached"], 90, "see /var/log/rabbitmq for why")
 
 
 def ensure_management(api_uri: str) -> None:
@@ -95,22 +102,12 @@ def ensure_postgres(database_url: str) -> None:
 
 
 def ensure_redis(redis_url: str) -> None:
-    """The WeChat sessions tests share dialogue state between gateway replicas through Redis
+    """The gateway tests share WeChat sessions and rate limits between replicas through Redis
     (JIESU_TEST_REDIS_URL). It keeps nothing the tests need across runs, so no data dir."""
-    url = urlparse(redis_url)
-    host, port = url.hostname or "127.0.0.1", url.port or 6379
-    if reachable(host, port):
-        return
-    if host not in LOCAL:
-        fail(f"Redis is not reachable at {host}:{port}; start it or set JIESU_TEST_REDIS_URL.")
-    if not shutil.which("redis-server"):
-        fail(f"Redis is not running on {host}:{port} and is not installed: install it with "
-             "'apt-get install redis-server' (or set JIESU_TEST_REDIS_URL).")
-    print("starting a local Redis (redis-server --daemonize yes) ...", flush=True)
-    subprocess.run(["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1",
-                    "--port", str(port), "--save", "", "--appendonly", "no"], check=False)
-    if not wait_for(host, port, 30):
-        fail(f"Redis did not come up on {host}:{port} within 30 s.")
+    ensure_local_server("Redis", redis_url, 6379, "JIESU_TEST_REDIS_URL", "redis-server",
+                        ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1",
+                         "--port", str(urlparse(redis_url).port or 6379), "--save", "",
+                         "--appendonly", "no"], 30, "see redis-server's output above")
 
 
 def ensure_prometheus() -> None:
