@@ -64,7 +64,7 @@ import requests  # noqa: E402
 from bench.intake import (BENCH_SECRET, LAYOUTS, OUT_DIR, Vhost,  # noqa: E402
                           machine, percentiles, prepare_databases, start_system)
 from gateway.auth import issue_token  # noqa: E402
-from gateway.hotline import signature as cti_signature  # noqa: E402
+from services.common.signing import hmac_signature as cti_signature  # noqa: E402
 from gateway.wechat import WeChatCrypto  # noqa: E402
 from services.common.contracts import CATEGORIES  # noqa: E402
 

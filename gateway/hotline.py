@@ -12,7 +12,6 @@ secrets may be given while one is rotated. Rejections raise `HotlineRejected(sta
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import threading
@@ -21,6 +20,7 @@ from typing import Iterable
 
 from marshmallow import ValidationError
 
+from services.common.signing import hmac_signature
 from services.intake.calls import CallEvent, CallEventSchema, event_from
 
 SIGNATURE_HEADER = "X-CTI-Signature"
@@ -72,12 +72,6 @@ class ReplayGuard:
         return len(self._seen)
 
 
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    digest = hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body,
-                      hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
-
-
 def check_signature(headers, body: bytes, secrets: str | Iterable[str], now: float) -> None:
     """Raise HotlineRejected(401) unless one of `secrets` signed this body within the window."""
     secrets = (secrets,) if isinstance(secrets, str) else tuple(secrets)
@@ -91,7 +85,7 @@ def check_signature(headers, body: bytes, secrets: str | Iterable[str], now: flo
     if not timestamp.isdigit() or not timestamp.isascii():
         raise HotlineRejected(401, f"{TIMESTAMP_HEADER} must be unix seconds")
     given = given.encode("ascii", "replace").decode("ascii").lower()
-    if not any(hmac.compare_digest(signature(secret, timestamp, body), given)
+    if not any(hmac.compare_digest(hmac_signature(secret, timestamp, body), given)
                for secret in secrets if secret):
         raise HotlineRejected(401, "bad signature")
     # Checked after the signature, so an attacker learns nothing about the clock.

@@ -10,7 +10,7 @@ import time
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from services.notify.sms import sign
+from services.common.signing import hmac_signature as sign
 
 
 class _Server:

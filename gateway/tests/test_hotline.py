@@ -3,7 +3,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from gateway.hotline import HotlineRejected, ReplayGuard, signature, verify_event
+from gateway.hotline import HotlineRejected, ReplayGuard, verify_event
+from services.common.signing import hmac_signature as signature
 from services.intake.calls import (PLEDGE_SCRIPT, CallLog, FileVoicemail, Nothing, OfferFiling,
                                    Phone, WorkingHours, next_working_morning, pledge_record)
 

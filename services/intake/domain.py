@@ -28,8 +28,8 @@ CLASSIFY_FIRST = ("classify_first",
                   "热线留言须先由办公室分类 (classify this voicemail before anything else)")
 ALREADY_CLASSIFIED = ("already_classified", "该诉求已有类别 (this case is already classified)")
 
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
+# A contact phone: a mainland mobile number, or a landline with its area code.
+PHONE_PATTERN = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
 
 
 def category_label(code: str | None) -> str:
@@ -44,7 +44,7 @@ def reachable_phone(number: str) -> str | None:
         digits = digits[3:]
     elif digits.startswith("0086"):
         digits = digits[4:]
-    return digits if _MOBILE.match(digits) or _LANDLINE.match(digits) else None
+    return digits if re.match(PHONE_PATTERN, digits) else None
 
 
 def caller_pseudonym(number: str, key: str) -> str:

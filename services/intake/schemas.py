@@ -8,10 +8,10 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from services.common.contracts import CATEGORIES, CHANNELS, GRADES
 from services.common.logs import mask_phone
+from services.intake.domain import PHONE_PATTERN
 from services.intake.lifecycle import COMMUNICATION_KINDS, OUTCOMES, Status
 
-PHONE = validate.Regexp(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$",
-                        error="不是有效的手机号或座机号 (not a valid phone number)")
+PHONE = validate.Regexp(PHONE_PATTERN, error="不是有效的手机号或座机号 (not a valid phone number)")
 
 
 class FileComplaintSchema(Schema):

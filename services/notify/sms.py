@@ -24,8 +24,6 @@ should refuse timestamps more than 300 s off, like our own CTI webhook does).
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import re
@@ -34,6 +32,7 @@ import time
 import requests
 
 from services.common.logs import mask_number
+from services.common.signing import hmac_signature
 
 log = logging.getLogger("jiesu.notify.sms")
 
@@ -56,12 +55,6 @@ def phone_of(notification) -> str:
         raise SmsError(f"recipient {mask_number(number)} has no phone number to text",
                        permanent=True)
     return number
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    digest = hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body,
-                      hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
 
 
 class HttpSmsSender:
@@ -94,7 +87,7 @@ class HttpSmsSender:
             "Idempotency-Key": str(key),
             "X-Sms-Account": self.account,
             "X-Sms-Timestamp": timestamp,
-            "X-Sms-Signature": sign(self.secret, timestamp, body),
+            "X-Sms-Signature": hmac_signature(self.secret, timestamp, body),
         }
         try:
             response = self.session.post(self.url, data=body, headers=headers,

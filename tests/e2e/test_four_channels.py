@@ -11,7 +11,7 @@ from xml.etree import ElementTree
 import pytest
 import requests
 
-from gateway.hotline import signature
+from services.common.signing import hmac_signature as signature
 from gateway.wechat import WeChatCrypto
 from tests.conftest import token_for, wait_until
 from tests.fakes import FakeSmsProvider, FakeWeChatApi

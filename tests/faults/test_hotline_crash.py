@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from gateway.hotline import signature
+from services.common.signing import hmac_signature as signature
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from services.common.logs import mask_number
-from services.notify.sms import HttpSmsSender, LoggingSmsSender, SmsError, sign
+from services.common.signing import hmac_signature as sign
+from services.notify.sms import HttpSmsSender, LoggingSmsSender, SmsError
 
 ACCOUNT, SECRET = "jiesu", "sms-test-secret"
 
