@@ -110,6 +110,9 @@ OPERATIONS = [
     ("post", "/hotline/calls/events", "The call centre's (CTI) call events: ringing, answered, "
      "ended, voicemail (X-CTI-Timestamp and X-CTI-Signature HMAC; 409 = already received)",
      calls.CallEventSchema, (200, intake.CallEventOutcomeSchema, False), ["hotline"]),
+    ("get", "/api/v1/staff/hotline/calls", "Hotline calls, newest first; unfiled=true: the "
+     "answered calls nobody has filed for yet (office)", None, (200, intake.CallSchema, True),
+     ["hotline", "staff"]),
     ("get", "/api/v1/staff/hotline/calls/{call_id}", "A hotline call for its operator: the "
      "masked caller, the pledge script to read, the cases filed from it (office)", None,
      (200, intake.CallSchema, False), ["hotline", "staff"]),
@@ -233,10 +236,12 @@ def openapi_document() -> dict:
                 for s in ACTION_BODIES.values()]}, "examples": {
                     action: {"summary": action, "value": ACTION_EXAMPLES[action]}
                     for action in sorted(ACTION_BODIES)}}}}
-        if path == "/api/v1/staff/cases" and method == "get":
+        queries = {"/api/v1/staff/cases": intake.CaseListQuerySchema,
+                   "/api/v1/staff/hotline/calls": intake.CallListQuerySchema}
+        if path in queries and method == "get":
             params += [{"name": name, "in": "query", "required": False,
                         "schema": {"type": "string"}}
-                       for name in intake.CaseListQuerySchema().fields]
+                       for name in queries[path]().fields]
         if params:
             operation["parameters"] = params
         if body is not None:

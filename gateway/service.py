@@ -341,6 +341,14 @@ class GatewayService:
             raise HttpError(409, "duplicate_event", f"event {event.event_id} already received")
         return json_response(answer)
 
+    @http("GET", "/api/v1/staff/hotline/calls")
+    @api
+    def hotline_calls(self, request):
+        """The office's hotline calls, newest first; `unfiled=true` for the answered calls
+        nobody has filed for yet."""
+        principal = self._staff(request)
+        return json_response(self.intake.list_calls(principal.as_rpc(), dict(request.args)))
+
     @http("GET", "/api/v1/staff/hotline/calls/<string:call_id>")
     @api
     def hotline_call(self, request, call_id):

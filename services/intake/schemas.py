@@ -59,6 +59,16 @@ class CallSchema(Schema):
     complaints = fields.List(fields.Nested(FiledSchema))
 
 
+class CallListQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    unfiled = fields.Boolean(load_default=False, metadata={
+        "description": "only answered calls nobody has filed for yet"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
 class CallEventOutcomeSchema(Schema):
     """What a call event led to: nothing, an offer to file for the caller, or a voicemail
     case (filed, waiting for the office to classify it)."""

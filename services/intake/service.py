@@ -30,10 +30,10 @@ from services.intake.access import CaseFacts, Viewer, may_act, may_read, sees_id
 from services.intake.lifecycle import Case, Communication, Refused, Status
 from services.intake.models import (Attachment, AuditEntry, CaseLink, CommunicationRecord,
                                     Complaint, DailyCounter, HotlineCall, TimelineEntry)
-from services.intake.schemas import (ACTION_SCHEMAS, AttachmentSchema, CallSchema,
-                                     CaseListQuerySchema, CaseSummarySchema, ComplaintSchema,
-                                     FileComplaintSchema, FiledByQuerySchema, FiledSchema,
-                                     PledgeSchema)
+from services.intake.schemas import (ACTION_SCHEMAS, AttachmentSchema, CallListQuerySchema,
+                                     CallSchema, CaseListQuerySchema, CaseSummarySchema,
+                                     ComplaintSchema, FileComplaintSchema, FiledByQuerySchema,
+                                     FiledSchema, PledgeSchema)
 from services.intake.screening import ScreeningRules
 from services.intake.similarity import SimilarityIndex, is_probable_duplicate
 from services.sla.calendar import calendar_for
@@ -330,15 +330,28 @@ class IntakeService(HealthMixin):
             row = session.get(HotlineCall, str(call_id))
             if row is None:
                 raise NotFound(f"call {call_id} not found")
-            log = json.loads(row.log)
-            filed = session.execute(select(Complaint).where(Complaint.call_id == row.call_id)
-                                    .order_by(Complaint.received_at)).scalars().all()
-            return CallSchema().dump({
-                "call_id": row.call_id, "state": row.state,
-                "caller": str(calls.Phone(log.get("caller") or "")),
-                "operator": log.get("operator"), "answered_at": log.get("answered_at"),
-                "ended_at": log.get("ended_at"), "script": calls.PLEDGE_SCRIPT,
-                "complaints": filed})
+            return _call_views(session, [row])[0]
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_calls(self, viewer, query=None):
+        """The office's list of hotline calls, newest first; `unfiled=true`: the calls an
+        operator answered and nobody has filed for yet, so that no caller is forgotten."""
+        viewer = _viewer(viewer)
+        if not viewer.has("office"):
+            raise NotFound("no hotline calls")
+        try:
+            query = CallListQuerySchema().load(query or {})
+        except ValidationError as exc:
+            raise InvalidInput(exc.messages)
+        statement = select(HotlineCall).order_by(HotlineCall.updated_at.desc())
+        if query["unfiled"]:
+            statement = statement.where(
+                HotlineCall.state.in_((calls.ANSWERED, calls.ENDED)),
+                ~select(Complaint.id).where(Complaint.call_id == HotlineCall.call_id).exists())
+        with self.db.session() as session:
+            rows = session.execute(statement.limit(query["limit"])
+                                   .offset(query["offset"])).scalars().all()
+            return _call_views(session, rows)
 
     @rpc(expected_exceptions=EXPECTED)
     def file_for_caller(self, call_id, filing, operator, pledge_read=False, filing_key=None):
@@ -902,6 +915,24 @@ def _hide_identity(view: dict, complaint: Complaint, viewer: Viewer) -> dict:
         view["complainant_name"] = None
         view["contact_phone"] = None
     return view
+
+
+def _call_views(session, rows) -> list[dict]:
+    """Hotline calls as the office sees them, with the cases filed from each (one query)."""
+    filed: dict[str, list] = {row.call_id: [] for row in rows}
+    if rows:
+        for complaint in session.execute(select(Complaint).where(
+                Complaint.call_id.in_(list(filed))).order_by(Complaint.received_at)).scalars():
+            filed[complaint.call_id].append(complaint)
+    views = []
+    for row in rows:
+        log = json.loads(row.log)
+        views.append({"call_id": row.call_id, "state": row.state,
+                      "caller": str(calls.Phone(log.get("caller") or "")),
+                      "operator": log.get("operator"), "answered_at": log.get("answered_at"),
+                      "ended_at": log.get("ended_at"), "script": calls.PLEDGE_SCRIPT,
+                      "complaints": filed[row.call_id]})
+    return CallSchema(many=True).dump(views)
 
 
 def _view_filter(view: str):

@@ -67,6 +67,12 @@ def test_an_answered_call_is_filed_by_the_operator_and_the_caller_gets_texts(sys
                           timeout=30).json()
     assert (screen["state"], screen["caller"], screen["complaints"]) == \
         ("answered", "139****5678", [])
+
+    def unfiled():
+        return [c["call_id"] for c in requests.get(
+            f"{system.url}/api/v1/staff/hotline/calls", params={"unfiled": "true"},
+            headers=OFFICE, timeout=30).json()]
+    assert unfiled() == ["call-1"]         # answered, nobody has filed for the caller yet
     body = {"category": "logistics", "content": "学生公寓3号楼热水已经停了两天,请尽快维修",
             "location": "学生公寓3号楼"}
     unpledged = requests.post(f"{system.url}/api/v1/staff/hotline/calls/call-1/complaints",
@@ -78,6 +84,7 @@ def test_an_answered_call_is_filed_by_the_operator_and_the_caller_gets_texts(sys
     case_id = filed.json()["id"]
     assert cti(system, event("e3", "ended", "2026-11-24T10:04:06+08:00", operator="op-7",
                              duration_seconds=240)).json()["outcome"] == "nothing"
+    assert unfiled() == []
 
     case = requests.get(f"{system.url}/api/v1/staff/cases/{case_id}", headers=OFFICE,
                         timeout=30).json()

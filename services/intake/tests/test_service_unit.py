@@ -330,6 +330,26 @@ def test_an_answered_call_offers_filing_and_the_operator_files_for_the_caller(se
     assert service.get_call("call-1", OFFICE)["complaints"] == [filed]
 
 
+def test_answered_calls_nobody_filed_for_are_listed_for_the_office(service):
+    for call in ("call-a", "call-b"):
+        service.record_call_event(call_event(f"{call}-1", "answered", call_id=call,
+                                             operator="op-7"))
+    service.record_call_event(call_event("call-c-1", "ringing", call_id="call-c"))
+    service.record_call_event(call_event("vm-1", "voicemail", call_id="call-vm",
+                                         transcript="图书馆空调漏水,请派人看看"))
+    unfiled = service.list_calls(OFFICE, {"unfiled": "true"})
+    assert sorted(c["call_id"] for c in unfiled) == ["call-a", "call-b"]
+    assert {c["caller"] for c in unfiled} == {"139****5678"}
+
+    service.file_for_caller("call-a", filing(), OFFICE, pledge_read=True)
+    assert [c["call_id"] for c in service.list_calls(OFFICE, {"unfiled": True})] == ["call-b"]
+    assert len(service.list_calls(OFFICE)) == 4
+    with pytest.raises(NotFound):
+        service.list_calls(STUDENT)
+    with pytest.raises(InvalidInput):
+        service.list_calls(OFFICE, {"unfiled": "maybe"})
+
+
 def test_a_voicemail_is_a_case_without_category_until_the_office_classifies_it(service, db):
     service.record_call_event(call_event("v1", "ringing", "2026-11-27T22:00:00+08:00"))
     left = service.record_call_event(call_event(
