@@ -395,3 +395,33 @@ def test_an_abandoned_draft_expires():
     state, _ = dialogue.handle(state, text("3", at=NOW + 60))
     state, action = dialogue.handle(state, text("1", at=NOW + 60 + 1801))
     assert action["type"] == "reply" and state["step"] == "content"   # "1" is not a filing
+
+
+def test_tencents_published_sample_message_decrypts():
+    """Known-answer test: the sample of Tencent's WXBizMsgCrypt documentation and sample code
+    (token QDG6eK, the published EncodingAESKey and AppID, msg_signature 4777…51f3e6): the
+    same scheme the 公众号's safe mode uses, computed by Tencent, not by us."""
+    encrypted = (
+        "RypEvHKD8QQKFhvQ6QleEB4J58tiPdvo+rtK1I9qca6aM/wvqnLSV5zEPeusUiX5L5X/0lWfrf0QADHHhGd3"
+        "QczcdCUpj911L3vg3W/sYYvuJTs3TUUkSUXxaccAS0qhxchrRYt66wiSpGLYL42aM6A8dTT+6k4aSknmPj48"
+        "kzJs8qLjvd4Xgpue06DOdnLxAUHzM6+kDZ+HMZfJYuR+LtwGc2hgf5gsijff0ekUNXZiqATP7PF5mZxZ3Izo"
+        "un1s4zG4LUMnvw2r+KqCKIw+3IQH03v+BCA9nMELNqbSf6tiWSrXJB3LAVGUcallcrw8V2t9EL4EhzJWrQUa"
+        "x5wLVMNS0+rUPA3k22Ncx4XXZS9o0MBH27Bo6BpNelZpS+/uh9KsNlY6bHCmJU9p8g7m3fVKn28H3KDYA5Pl"
+        "/T8Z1ptDAVe0lXdQ2YoyyH2uyPIGHBZZIs2pDBS8R07+qN+E7Q==")
+    body = (f"<xml><ToUserName><![CDATA[wx5823bf96d3bd56c7]]></ToUserName>"
+            f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>").encode()
+    crypto = wechat.WeChatCrypto("QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+                                 "wx5823bf96d3bd56c7")
+    inner = crypto.decrypt(body, "477715d11cdb4164915debcba66cb864d751f3e6", "1409659813",
+                           "1372623149", now=1409659813)
+    message = wechat.parse_message(inner)
+    assert (message["from_user"], message["msg_type"], message["content"], message["msg_id"]) \
+        == ("mycreate", "text", "hello", "4561255354251345929")
+    with pytest.raises(wechat.WeChatRejected):      # one character of the signature off
+        crypto.decrypt(body, "477715d11cdb4164915debcba66cb864d751f3e7", "1409659813",
+                       "1372623149", now=1409659813)
+    other_app = wechat.WeChatCrypto("QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+                                    "wx0000000000000000")
+    with pytest.raises(wechat.WeChatRejected):      # sealed for another AppID
+        other_app.decrypt(body, "477715d11cdb4164915debcba66cb864d751f3e6", "1409659813",
+                          "1372623149", now=1409659813)
