@@ -17,6 +17,7 @@ is the message's MsgId, and the dialogue moves on only once a step is done).
 """
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -74,8 +75,10 @@ class MemorySessions:
             self._replies.pop(key, None)
 
 
+@functools.lru_cache(maxsize=None)
 def redis_client(url: str):
-    """A client for `gateway_state_url` (connections are made when first used)."""
+    """The process's client for `gateway_state_url`, one connection pool shared by the
+    sessions store and the rate limits (connections are made when first used)."""
     import redis   # only the gateway needs it, and only when the setting asks
 
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2,
