@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import re
 import sys
 import uuid
 
 from nameko.extensions import DependencyProvider
+
+from services.common.privacy import mask_phones, masked_deep
+from services.common.privacy import mask_number  # noqa: F401 - imported from here by sms, calls
 
 correlation_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None)
@@ -21,23 +23,28 @@ complaint_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "complaint_id", default=None)
 
 CORRELATION_KEY = "correlation_id"
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+
+# What every LogRecord has; anything else on a record came as `extra=` and is masked too.
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message", "asctime", "taskName", "service", "correlation_id", "complaint_id"}
+_TRACEBACKS = logging.Formatter()
 
 
 def mask_phone(text: str) -> str:
-    """138****5678: mainland mobile numbers never reach a log in full (X5)."""
-    return _PHONE.sub(r"\1****\2", text)
+    """Mainland mobiles and landlines never reach a log in full (X5): 136****4321,
+    0531-****7897 (services/common/privacy.py)."""
+    return mask_phones(text)
 
 
-def mask_number(number) -> str:
-    """A number known to be a phone (a caller, an SMS recipient), masked whatever its form:
-    `13912345678` → `139****5678`, `0531-88117897` → `*********7897`."""
-    text = str(number or "").strip()
-    if len(text) >= 11:
-        return text[:3] + "*" * (len(text) - 7) + text[-4:]
-    if len(text) >= 7:
-        return "*" * (len(text) - 4) + text[-4:]
-    return "*" * len(text)
+def _masked_extra(value):
+    if isinstance(value, (str, dict, list, tuple)):
+        return masked_deep(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        shown = str(value)
+        return value if mask_phones(shown) == shown else mask_phones(shown)
+    if value is None or isinstance(value, bool):
+        return value
+    return mask_phones(str(value))
 
 
 class ContextFilter(logging.Filter):
@@ -50,8 +57,21 @@ class ContextFilter(logging.Filter):
         record.correlation_id = correlation_id_var.get()
         record.complaint_id = complaint_id_var.get()
         # Render first, then mask: a phone can hide in any argument (a dict, an int).
-        record.msg = mask_phone(record.getMessage())
+        record.msg = mask_phones(record.getMessage())
         record.args = None
+        # The traceback too, with the exception's text (a SQL error quotes its parameters):
+        # rendered here and masked, and the raw exc_info dropped so that no formatter
+        # renders it again from the original.
+        if record.exc_info:
+            record.exc_text = record.exc_text or _TRACEBACKS.formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = mask_phones(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_phones(record.stack_info)
+        for key, value in list(vars(record).items()):
+            if key not in _RECORD_FIELDS:
+                setattr(record, key, _masked_extra(value))
         return True
 
 

@@ -143,3 +143,77 @@ def test_plain_text_logs_also_carry_the_ids_and_mask_phones(configure, log_conte
     line = stream.getvalue()
     assert "notify [corr-42 c-7]" in line
     assert MASKED in line and PHONE not in line
+
+
+# ------------------------------------------------------- X5: nothing in a record escapes
+LANDLINE, LANDLINE_MASKED = "0531-88117897", "0531-****7897"
+
+
+def test_landlines_in_the_message_are_masked_too():
+    rec = record("callback %s or %s", LANDLINE, "136 5555 4321")
+
+    ContextFilter("intake").filter(rec)
+
+    assert rec.getMessage() == f"callback {LANDLINE_MASKED} or 136****4321"
+
+
+def _sql_error():
+    """A real SQLAlchemy error whose text carries the statement's parameters."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine("sqlite://")
+    with engine.connect() as conn:
+        conn.execute(text("CREATE TABLE t (phone TEXT UNIQUE)"))
+        conn.execute(text("INSERT INTO t VALUES (:p)"), {"p": PHONE})
+        try:
+            conn.execute(text("INSERT INTO t VALUES (:p)"), {"p": PHONE})
+        except Exception as exc:  # IntegrityError
+            return exc
+    raise AssertionError("no error")
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_exception_text_and_sql_parameters_are_masked(configure, as_json):
+    stream = configure("intake", level="INFO", json=as_json)
+    error = _sql_error()
+    assert PHONE in str(error)  # the parameters are in the exception's own text
+
+    try:
+        raise RuntimeError(f"callback {LANDLINE} failed") from error
+    except RuntimeError:
+        logging.getLogger("jiesu.test").exception("filing failed")
+
+    output = stream.getvalue()
+    assert "IntegrityError" in output and "RuntimeError" in output  # the traceback is kept
+    assert MASKED in output and LANDLINE_MASKED in output
+    assert PHONE not in output and "88117897" not in output
+
+
+def test_stack_info_and_extra_fields_are_masked(configure):
+    stream = configure("notify", level="INFO", json=True)
+
+    logging.getLogger("jiesu.test").warning(
+        "sms failed", stack_info=True,
+        extra={"phone": PHONE, "body": {"to": [LANDLINE]}, "number": 13912345678, "n": 3})
+
+    output = stream.getvalue()
+    entry = json.loads(output)
+    assert entry["phone"] == MASKED
+    assert entry["body"] == {"to": [LANDLINE_MASKED]}
+    assert entry["number"] == MASKED and entry["n"] == 3
+    assert PHONE not in output and "88117897" not in output
+
+
+def test_a_record_that_reaches_two_handlers_is_masked_once_and_stays_readable():
+    rec = record("callback %s", PHONE)
+    try:
+        raise ValueError(PHONE)
+    except ValueError:
+        import sys as _sys
+        rec.exc_info = _sys.exc_info()
+
+    ContextFilter("intake").filter(rec)
+    ContextFilter("intake").filter(rec)
+
+    text = logging.Formatter().format(rec)
+    assert MASKED in text and "ValueError" in text and PHONE not in text
