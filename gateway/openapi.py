@@ -1,18 +1,31 @@
 """The OpenAPI 3 document of the HTTP API, generated from the marshmallow schemas that the
-services load and dump (X8). Served at /api/v1/openapi.json; a test checks that every route
-of the gateway is in it."""
+services load and dump (X8). Served at /api/v1/openapi.json.
+
+It describes what is served, not what was meant: every response body is the schema its
+service dumps, extended (the `*View` schemas below) by exactly the keys the service adds
+after dumping, and closed (`additionalProperties: false`, the keys always present
+`required`), so a key added or dropped anywhere fails tests/e2e/test_schemathesis.py and
+gateway/tests/test_openapi.py instead of surprising a client. Every error status an operation
+can answer is listed with its shape: jiesu's one error object, or Open311's and WeChat's own.
+"""
 from __future__ import annotations
 
+import re
+from copy import deepcopy
 from functools import lru_cache
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from gateway import pledges
+from services.common.contracts import CATEGORIES
 from services.intake import calls, schemas as intake
+from services.intake.lifecycle import Status
 from services.rating import schemas as rating
 from services.sla import schemas as sla
+
+# ------------------------------------------------------------------ error shapes
 
 
 class ErrorBody(Schema):
@@ -23,6 +36,125 @@ class ErrorBody(Schema):
 
 class ErrorSchema(Schema):
     error = fields.Nested(ErrorBody, required=True)
+
+
+class Open311ErrorSchema(Schema):
+    """GeoReport v2's error: the list holds one of these."""
+    code = fields.Integer(required=True)
+    description = fields.String(required=True)
+
+
+# ------------------------------------------------------------------ response views
+# Each extends the schema its service dumps with the keys the service adds to the dump, and
+# types the Function/Method fields that marshmallow cannot describe. VIEW_EXTRAS (below) lists
+# the added keys; everything else must be a field of the base schema (a test checks).
+
+STATUS = validate.OneOf(list(Status.LABELS))
+
+
+class PersonRefSchema(Schema):
+    id = fields.String()
+    name = fields.String(allow_none=True)
+
+
+class CommunicationViewSchema(intake.CommunicationSchema):
+    """A call or meeting recorded on the case (R6), in the round it was made in."""
+    round = fields.Integer()
+
+
+class CaseLinkSchema(intake.LinkSchema):
+    kind = fields.String(metadata={"description": "why the cases are linked, e.g. similar"})
+
+
+class SimilarCaseSchema(Schema):
+    """X3 举一反三: a case like this one (staff only)."""
+    id = fields.String()
+    number = fields.String()
+    status = fields.String(validate=STATUS)
+    score = fields.Float(validate=validate.Range(min=0, max=1))
+    probable_duplicate = fields.Boolean()
+
+
+class TimetableStepSchema(sla.MilestoneOutSchema):
+    """A step of a long-term matter's timetable (R7), as intake keeps it on the case."""
+    feedback_given = fields.Boolean(metadata={"description": "once staged feedback was given"})
+
+
+class ComplaintViewSchema(intake.ComplaintSchema):
+    """A case as the caller may see it (identity and phone hidden or masked, X5)."""
+    status = fields.String(validate=STATUS)
+    status_label = fields.String(allow_none=True)
+    category_label = fields.String(allow_none=True)
+    complainant_id = fields.String(allow_none=True, metadata={
+        "description": "null when the case is anonymous and the viewer is the unit"})
+    contact_phone = fields.String(allow_none=True, metadata={"example": "139****5678"})
+    assigned_unit = fields.Nested(intake.UnitRefSchema, allow_none=True)
+    handler = fields.Nested(PersonRefSchema, allow_none=True)
+    supervisor = fields.Nested(PersonRefSchema, allow_none=True)
+    assisting_units = fields.List(fields.Nested(intake.UnitRefSchema))
+    timetable = fields.List(fields.Nested(TimetableStepSchema), allow_none=True)
+    time_left_seconds = fields.Integer(allow_none=True, metadata={
+        "description": "seconds to the deadline (negative when overdue) while it is handled"})
+    communications = fields.List(fields.Nested(CommunicationViewSchema))
+    attachments = fields.List(fields.Nested(intake.AttachmentSchema))
+    links = fields.List(fields.Nested(CaseLinkSchema), metadata={"description": "staff only"})
+    similar = fields.List(fields.Nested(SimilarCaseSchema), metadata={
+        "description": "staff only: cases like this one the viewer may read"})
+
+
+class CaseSummaryViewSchema(intake.CaseSummarySchema):
+    status = fields.String(validate=STATUS)
+    status_label = fields.String(allow_none=True)
+    contact_phone = fields.String(allow_none=True, metadata={"example": "139****5678"})
+    time_left_seconds = fields.Integer(allow_none=True)
+
+
+class DeadlineViewSchema(sla.DeadlineSchema):
+    extensions = fields.List(fields.Nested(sla.ExtensionSchema))
+
+
+class RatingViewSchema(rating.RatingSchema):
+    level_label = fields.String(allow_none=True)
+
+
+class MilestoneStatusSchema(Schema):
+    milestone_id = fields.String()
+    status = fields.String()
+
+
+# Keys a service adds to what its schema dumps (services/intake/service.py get_complaint
+# and _with_time_left, services/sla/service.py get_deadlines); the rest of each view retypes
+# fields of its base. Keys missing from some answers are `optional`.
+VIEW_EXTRAS = {
+    ComplaintViewSchema: {"time_left_seconds", "communications", "attachments", "links",
+                          "similar"},
+    CaseSummaryViewSchema: {"time_left_seconds"},
+    DeadlineViewSchema: {"extensions"},
+    CommunicationViewSchema: {"round"},
+    CaseLinkSchema: {"kind"},
+    TimetableStepSchema: {"feedback_given"},
+    RatingViewSchema: set(),
+}
+RESPONSE_SCHEMAS = {
+    # component name: (schema, keys not in every answer)
+    "Complaint": (ComplaintViewSchema, {"links", "similar"}),
+    "CaseSummary": (CaseSummaryViewSchema, set()),
+    "Deadline": (DeadlineViewSchema, set()),
+    "Extension": (sla.ExtensionSchema, set()),
+    "Rating": (RatingViewSchema, set()),
+    "Filed": (intake.FiledSchema, set()),
+    "TimelineEntry": (intake.TimelineEntrySchema, set()),
+    "CommunicationView": (CommunicationViewSchema, set()),
+    "CaseLink": (CaseLinkSchema, set()),
+    "SimilarCase": (SimilarCaseSchema, set()),
+    "TimetableStep": (TimetableStepSchema, {"feedback_given"}),
+    "UnitRef": (intake.UnitRefSchema, set()),
+    "PersonRef": (PersonRefSchema, set()),
+    "Call": (intake.CallSchema, set()),
+    "TimetableOut": (sla.TimetableOutSchema, set()),
+    "MilestoneOut": (sla.MilestoneOutSchema, set()),
+    "MilestoneStatus": (MilestoneStatusSchema, set()),
+}
 
 
 class CodeLabelSchema(Schema):
@@ -54,7 +186,105 @@ class HealthSchema(Schema):
     status = fields.String(metadata={"example": "ok"})
 
 
-ACTION_PATH = "/api/v1/staff/cases/{complaint_id}/{action}"
+# ------------------------------------------------------------------ Open311 GeoReport v2
+
+
+class Open311ServiceSchema(Schema):
+    service_code = fields.String(validate=validate.OneOf(list(CATEGORIES)))
+    service_name = fields.String()
+    description = fields.String()
+    metadata = fields.Boolean()
+    type = fields.String()
+    keywords = fields.String()
+    group = fields.String()
+
+
+class Open311ValueSchema(Schema):
+    key = fields.String()
+    name = fields.String()
+
+
+class Open311AttributeSchema(Schema):
+    variable = fields.Boolean()
+    code = fields.String()
+    datatype = fields.String()
+    required = fields.Boolean()
+    datatype_description = fields.String()
+    order = fields.Integer()
+    description = fields.String()
+    values = fields.List(fields.Nested(Open311ValueSchema))
+
+
+class Open311ServiceDefinitionSchema(Schema):
+    service_code = fields.String()
+    attributes = fields.List(fields.Nested(Open311AttributeSchema))
+
+
+class Open311RequestSchema(Schema):
+    """gateway/open311.py request_view."""
+    service_request_id = fields.String()
+    status = fields.String(validate=validate.OneOf(["open", "closed"]))
+    status_notes = fields.String(allow_none=True)
+    service_name = fields.String(allow_none=True)
+    service_code = fields.String(allow_none=True)
+    description = fields.String()
+    agency_responsible = fields.String(allow_none=True)
+    service_notice = fields.String(allow_none=True)
+    requested_datetime = fields.AwareDateTime()
+    updated_datetime = fields.AwareDateTime()
+    expected_datetime = fields.AwareDateTime(allow_none=True)
+    address = fields.String(allow_none=True)
+    address_id = fields.String(allow_none=True)
+    zipcode = fields.String(allow_none=True)
+    lat = fields.Raw(allow_none=True)
+    long = fields.Raw(allow_none=True)
+    media_url = fields.String(allow_none=True)
+
+
+class Open311FiledSchema(Schema):
+    service_request_id = fields.String()
+    service_notice = fields.String()
+    account_id = fields.String(allow_none=True)
+
+
+class Open311FilingFormSchema(Schema):
+    """POST requests.{fmt}, form-encoded as GeoReport v2 says (api_key in the query or the
+    form)."""
+    service_code = fields.String(required=True, validate=validate.OneOf(list(CATEGORIES)))
+    description = fields.String()
+    lat = fields.Float()
+    long = fields.Float()
+    address_string = fields.String()
+    email = fields.String()
+    device_id = fields.String()
+    account_id = fields.String()
+    first_name = fields.String()
+    last_name = fields.String()
+    phone = fields.String()
+    pledge = fields.String(required=True, data_key="attribute[pledge]",
+                           validate=validate.OneOf(["yes"]),
+                           metadata={"description": "R3: the requester's pledge (yes)"})
+
+
+# ------------------------------------------------------------------ operations
+
+ACTION_PREFIX = "/api/v1/staff/cases/{complaint_id}/"
+# The route POST /api/v1/staff/cases/{complaint_id}/{action} serves these, one path each so
+# that each has its own body.
+ACTIONS = {
+    "sign_for": "签收: the unit's handler or head takes the case",
+    "start": "Start handling a signed case (the unit)",
+    "return_case": "退单: the unit sends the case back to the office, with a reason",
+    "reply": "答复: the unit replies with the outcome (after talking to the complainant, R6)",
+    "screen_out": "Screen the case out under a rule (the office)",
+    "dispatch": "派单: send the case to a unit (the office; the directory's unit if omitted)",
+    "instruct": "批示: the supervising leader's instruction on a supervised case",
+    "link": "Link the case to another one (the office)",
+    "merge": "Merge the case, a duplicate, into another one (the office)",
+    "classify": "Classify a hotline voicemail: its category, title and urgency (the office)",
+}
+ACTION_BODIES = {name: schema for name, schema in intake.ACTION_SCHEMAS.items()
+                 if name in ACTIONS}
 
 # (method, path, summary, request schema, (status, response schema, many), tags)
 OPERATIONS = [
@@ -62,33 +292,34 @@ OPERATIONS = [
      "the ticked pledge that it is true (R3)",
      pledges.AppFilingSchema, (201, intake.FiledSchema, False), ["complainant"]),
     ("get", "/api/v1/complaints", "The caller's own complaints", None,
-     (200, intake.CaseSummarySchema, True), ["complainant"]),
+     (200, CaseSummaryViewSchema, True), ["complainant"]),
     ("get", "/api/v1/complaints/{complaint_id}", "A complaint, its state, deadline and timeline",
-     None, (200, intake.ComplaintSchema, False), ["complainant"]),
+     None, (200, ComplaintViewSchema, False), ["complainant"]),
     ("post", "/api/v1/complaints/{complaint_id}/rating",
      "Rate the reply: satisfied / basically / dissatisfied (R9)", rating.RateSchema,
-     (201, rating.RatingSchema, False), ["complainant"]),
+     (201, RatingViewSchema, False), ["complainant"]),
     ("post", "/api/v1/complaints/{complaint_id}/attachments",
      "Attach a photo or voice message (raw body; type read from the bytes)", "binary",
      (201, AttachmentOutSchema, False), ["complainant", "staff"]),
     ("get", "/api/v1/complaints/{complaint_id}/attachments/{sha256}", "An attachment's bytes",
-     None, (200, "binary", False), ["complainant", "staff"]),
+     None, (200, "media", False), ["complainant", "staff"]),
     ("get", "/api/v1/categories", "The ten categories", None, (200, CodeLabelSchema, True),
      ["reference"]),
     ("get", "/api/v1/grades", "The three grades and their time limits", None,
      (200, CodeLabelSchema, True), ["reference"]),
     ("get", "/api/v1/staff/cases", "A staff list: unit inbox, office views, leader's items",
-     None, (200, intake.CaseSummarySchema, True), ["staff"]),
+     None, (200, CaseSummaryViewSchema, True), ["staff"]),
     ("get", "/api/v1/staff/cases/{complaint_id}", "A case as this staff member may see it",
-     None, (200, intake.ComplaintSchema, False), ["staff"]),
+     None, (200, ComplaintViewSchema, False), ["staff"]),
     ("post", "/api/v1/staff/cases/{complaint_id}/communications",
      "Record a phone call or a meeting with the complainant (R6)",
-     intake.CommunicationSchema, (201, intake.ComplaintSchema, False), ["staff"]),
-    ("post", ACTION_PATH, "Act on a case (see the action parameter; 409 if refused)",
-     None, (200, intake.ComplaintSchema, False), ["staff"]),
+     intake.CommunicationSchema, (201, ComplaintViewSchema, False), ["staff"]),
+    *[("post", ACTION_PREFIX + action, f"{summary} (409 if the case's state refuses it)",
+       ACTION_BODIES[action], (200, ComplaintViewSchema, False), ["staff", "actions"])
+      for action, summary in ACTIONS.items()],
     ("get", "/api/v1/staff/cases/{complaint_id}/deadlines",
      "The case's targets (签收, 办结 per round), their state and extensions", None,
-     (200, sla.DeadlineSchema, True), ["staff"]),
+     (200, DeadlineViewSchema, True), ["staff"]),
     ("post", "/api/v1/staff/cases/{complaint_id}/extensions",
      "Ask for more time, with a reason (X2; the unit's handler or head)",
      sla.ExtensionRequestSchema, (201, sla.ExtensionSchema, False), ["staff"]),
@@ -100,7 +331,7 @@ OPERATIONS = [
      sla.TimetableSchema, (201, sla.TimetableOutSchema, False), ["staff"]),
     ("post", "/api/v1/staff/cases/{complaint_id}/timetable/{milestone_id}",
      "Give staged feedback on a milestone, or mark it done", sla.MilestoneUpdateSchema,
-     (200, None, False), ["staff"]),
+     (200, MilestoneStatusSchema, False), ["staff"]),
     ("get", "/api/v1/staff/cases/{complaint_id}/audit", "The audit trail (office)", None,
      (200, AuditEntrySchema, True), ["staff"]),
     ("get", "/api/v1/staff/units/{unit_id}/figures", "A unit's live figures (R13)", None,
@@ -120,23 +351,25 @@ OPERATIONS = [
      "answered call, after reading the pledge (office)", pledges.OperatorFilingSchema,
      (201, intake.FiledSchema, False), ["hotline", "staff"]),
     ("get", "/open311/v2/services.{fmt}", "Open311 GeoReport v2: the service list (json|xml)",
-     None, (200, None, True), ["open311"]),
+     None, (200, Open311ServiceSchema, True), ["open311"]),
     ("get", "/open311/v2/services/{code}.{fmt}", "Open311: a service definition", None,
-     (200, None, False), ["open311"]),
+     (200, Open311ServiceDefinitionSchema, False), ["open311"]),
     ("post", "/open311/v2/requests.{fmt}",
-     "Open311: file a service request (form-encoded, api_key required)", None,
-     (201, None, True), ["open311"]),
+     "Open311: file a service request (form-encoded, api_key required)",
+     Open311FilingFormSchema, (201, Open311FiledSchema, True), ["open311"]),
     ("get", "/open311/v2/requests.{fmt}",
      "Open311: this app's requests; service_request_id, service_code, start_date, end_date, "
-     "status filters (api_key required)", None, (200, None, True), ["open311"]),
+     "status filters (api_key required)", None, (200, Open311RequestSchema, True),
+     ["open311"]),
     ("get", "/open311/v2/requests/{request_id}.{fmt}", "Open311: one request (api_key required)",
-     None, (200, None, True), ["open311"]),
+     None, (200, Open311RequestSchema, True), ["open311"]),
     ("get", "/wechat", "WeChat 公众号 server URL verification (signature, timestamp, nonce, "
-     "echostr)", None, (200, "binary", False), ["wechat"]),
+     "echostr)", None, (200, "text", False), ["wechat"]),
     ("post", "/wechat", "WeChat 公众号 messages, plain or safe mode (XML); passive XML reply",
-     None, (200, "binary", False), ["wechat"]),
+     "xml", (200, "text", False), ["wechat"]),
     ("get", "/healthz", "Liveness", None, (200, HealthSchema, False), ["operations"]),
-    ("get", "/api/v1/openapi.json", "This document", None, (200, None, False), ["reference"]),
+    ("get", "/api/v1/openapi.json", "This document", None, (200, "document", False),
+     ["reference"]),
 ]
 
 # One example request per operation with a body (a test loads each through its schema).
@@ -176,33 +409,233 @@ ACTION_EXAMPLES = {
     "merge": {"into": "5d1c2a9e-3f4b-4c6d-8e7f-0a1b2c3d4e5f"},
     "classify": {"category": "logistics", "title": "图书馆空调漏水", "urgent": False},
 }
+EXAMPLES.update({("post", ACTION_PREFIX + action): body
+                 for action, body in ACTION_EXAMPLES.items()})
 
-ACTION_BODIES = {name: schema for name, schema in intake.ACTION_SCHEMAS.items()
-                 if name != "communicate"}
 PUBLIC = {"/api/v1/categories", "/api/v1/grades", "/healthz", "/api/v1/openapi.json",
           "/wechat",
           "/open311/v2/services.{fmt}", "/open311/v2/services/{code}.{fmt}"}
+# Where the abuse limits count (gateway/limits.py): the filings and the uploads.
+RATE_LIMITED = {("post", "/api/v1/complaints"), ("post", "/api/v1/staff/reports"),
+                ("post", "/api/v1/complaints/{complaint_id}/attachments"),
+                ("post", "/open311/v2/requests.{fmt}")}
+# Filings and uploads answer 201 with Location.
+LOCATED = {("post", "/api/v1/complaints"), ("post", "/api/v1/complaints/{complaint_id}/attachments"),
+           ("post", "/api/v1/staff/hotline/calls/{call_id}/complaints")}
+# Request schemas whose boolean must be true: false is refused (R3's pledges).
+MUST_BE_TRUE = {"AppFiling": "pledge", "OperatorFiling": "pledge_read"}
+PATH_PARAMETERS = ("complaint_id", "unit_id", "sha256", "extension_id", "milestone_id", "code",
+                   "request_id", "fmt", "call_id")
+QUERIES = {("get", "/api/v1/staff/cases"): intake.CaseListQuerySchema,
+           ("get", "/api/v1/staff/hotline/calls"): intake.CallListQuerySchema}
+OPEN311_QUERY = {
+    "service_request_id": "comma-separated ids", "service_code": "a category code",
+    "start_date": "ISO 8601 (default: 90 days ago)", "end_date": "ISO 8601 (default: now)",
+    "status": "open, closed or open,closed"}
+
+# status -> (component name, description, headers)
+ERRORS = {
+    400: ("BadRequest", "invalid input: malformed JSON, a field that fails validation "
+                        "(error.fields names each), a bad query parameter or Idempotency-Key",
+          ()),
+    401: ("Unauthorized", "no valid bearer token (missing, malformed, expired, without exp "
+                          "or iat, or with unknown roles)", ("WWW-Authenticate",)),
+    404: ("NotFound", "no such thing, or not yours to see (a complainant is never told that "
+                      "a staff route exists)", ()),
+    405: ("MethodNotAllowed", "the path exists but not with this method (OPTIONS and TRACE "
+                              "included); Allow lists the methods it has", ("Allow",)),
+    408: ("RequestTimeout", "the request's headers or body did not arrive in time", ()),
+    409: ("Conflict", "refused in the case's present state (error.code says why), or "
+                      "already done", ()),
+    411: ("LengthRequired", "a body must come with Content-Length", ()),
+    413: ("PayloadTooLarge", "the body is larger than the limit", ()),
+    415: ("UnsupportedMediaType", "the body is not of the documented type (JSON: "
+                                  "application/json in UTF-8; attachments: a photo or voice "
+                                  "type read from the bytes)", ()),
+    429: ("TooManyRequests", "too many filings from this user or address; Retry-After says "
+                             "when to try again", ("Retry-After",)),
+    503: ("ServiceUnavailable", "a service behind the gateway did not answer in time or is "
+                                "down; Retry-After says when to try again", ("Retry-After",)),
+}
+HEADERS = {
+    "WWW-Authenticate": {"description": "Bearer realm=\"jiesu\"", "schema": {"type": "string"}},
+    "Allow": {"description": "the methods this path has", "schema": {"type": "string"}},
+    "Retry-After": {"description": "seconds", "schema": {"type": "integer", "minimum": 0}},
+    "Location": {"description": "the created resource", "schema": {"type": "string"}},
+}
+OPEN311_FORMATS = {"application/json", "text/xml"}
 
 
-BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+def _name(schema) -> str:
+    for name, (known, _optional) in RESPONSE_SCHEMAS.items():
+        if schema is known:
+            return name
+    return schema.__name__.removesuffix("Schema")
 
 
-def _content(schema, many=False):
+def _resolve_name(schema) -> str:
+    """apispec's name for a nested schema: the same as ours."""
+    return _name(schema if isinstance(schema, type) else type(schema))
+
+
+def _ref(schema) -> dict:
+    return {"$ref": f"#/components/schemas/{_name(schema)}"}
+
+
+def _content(schema, many=False) -> dict:
     if schema == "binary":
-        return BINARY
-    if schema is None:
+        return {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+    if schema == "media":
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        return {"image/*": binary, "audio/*": binary, "application/octet-stream": binary}
+    if schema == "text":
+        return {"text/plain": {"schema": {"type": "string"}},
+                "text/xml": {"schema": {"type": "string"}}}
+    if schema == "xml":
+        return {"text/xml": {"schema": {"type": "string"}},
+                "application/xml": {"schema": {"type": "string"}}}
+    if schema == "document":
         return {"application/json": {"schema": {"type": "object"}}}
-    name = schema.__name__.removesuffix("Schema")
-    ref = {"$ref": f"#/components/schemas/{name}"}
+    ref = _ref(schema)
     return {"application/json": {"schema": {"type": "array", "items": ref} if many else ref}}
 
 
+def _open311_content(schema, many=True) -> dict:
+    ref = _ref(schema)
+    return {"application/json": {"schema": {"type": "array", "items": ref} if many else ref},
+            "text/xml": {"schema": {"type": "string"}}}
+
+
+def _statuses(method: str, path: str, body) -> list[int]:
+    """The error statuses an operation of jiesu's own API can answer."""
+    if path in ("/api/v1/categories", "/api/v1/grades", "/api/v1/openapi.json", "/healthz"):
+        return []
+    statuses = {400, 503}
+    if path.startswith("/hotline/"):
+        statuses |= {401, 404, 409}
+    elif path not in PUBLIC:
+        statuses |= {401, 404}
+    if body is not None:
+        statuses |= {408, 409, 411, 413, 415}
+    if (method, path) in RATE_LIMITED:
+        statuses.add(429)
+    return sorted(statuses)
+
+
+def _error_responses(statuses) -> dict:
+    return {str(status): {"$ref": f"#/components/responses/{ERRORS[status][0]}"}
+            for status in statuses}
+
+
+def _open311_errors(method: str) -> dict:
+    statuses = {400: "invalid input", 403: "api_key missing or not valid",
+                404: "no such service, request or format", 503: "try again later"}
+    if method == "post":
+        statuses.update({413: "request too large", 429: "too many requests"})
+    return {str(status): {"description": f"GeoReport v2 error: {text}",
+                          "content": _open311_content(Open311ErrorSchema)}
+            for status, text in sorted(statuses.items())}
+
+
+def _wechat_errors() -> dict:
+    text = {"text/plain": {"schema": {"type": "string"}}}
+    return {"400": {"description": "malformed or oversized message", "content": text},
+            "403": {"description": "bad signature or stale timestamp", "content": text},
+            "404": {"description": "the official account is not connected", "content": text}}
+
+
+def _parameters(method: str, path: str) -> list[dict]:
+    params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+              for name in PATH_PARAMETERS if "{" + name + "}" in path]
+    for param in params:
+        if param["name"] == "fmt":
+            param["schema"]["enum"] = ["json", "xml"]
+        elif param["name"] == "code":
+            param["schema"]["enum"] = list(CATEGORIES)
+        elif param["name"] == "unit_id":
+            param["description"] = "a unit id of config/org.yaml"
+    if (method, path) in QUERIES:
+        # apispec expands a schema into one query parameter per field, typed and bounded.
+        params.append({"in": "query", "schema": QUERIES[(method, path)]})
+    if path in ("/open311/v2/requests.{fmt}",) and method == "get":
+        params += [{"name": name, "in": "query", "required": False, "description": text,
+                    "schema": {"type": "string"}} for name, text in OPEN311_QUERY.items()]
+    return params
+
+
+def _operation(method, path, summary, body, success, tags) -> dict:
+    status, response, many = success
+    operation = {"summary": summary, "tags": tags, "operationId": _operation_id(method, path)}
+    if path.startswith("/open311/"):
+        ok = _open311_content(response, many)
+        errors = _open311_errors(method)
+    elif path == "/wechat":
+        ok, errors = _content(response), _wechat_errors()
+    else:
+        ok = _content(response, many)
+        errors = _error_responses(_statuses(method, path, body))
+    operation["responses"] = {str(status): {"description": "OK", "content": ok}, **errors}
+    if (method, path) in LOCATED:
+        operation["responses"][str(status)]["headers"] = {"Location": HEADERS["Location"]}
+    params = _parameters(method, path)
+    if params:
+        operation["parameters"] = params
+    if body is not None:
+        if path.startswith("/open311/"):
+            content = {"application/x-www-form-urlencoded": {"schema": _ref(body)}}
+        else:
+            content = _content(body)
+        required = not (isinstance(body, type) and not any(
+            f.required for f in body().fields.values()))
+        operation["requestBody"] = {"required": required, "content": content}
+        if (method, path) in EXAMPLES:
+            content["application/json"]["example"] = EXAMPLES[(method, path)]
+    if path.startswith("/open311/v2/requests"):
+        operation["security"] = [{"open311_api_key": []}]
+    elif path.startswith("/hotline/"):
+        operation["security"] = [{"cti_signature": []}]
+    elif path not in PUBLIC:
+        operation["security"] = [{"bearer": []}]
+    return operation
+
+
+def _operation_id(method: str, path: str) -> str:
+    return method + "_" + re.sub(r"[^0-9A-Za-z]+", "_", path.removeprefix("/api/v1")).strip("_")
+
+
+def _schemas(spec) -> None:
+    spec.components.schema("Error", schema=ErrorSchema)
+    spec.components.schema("Open311Error", schema=Open311ErrorSchema)
+    for name, (schema, _optional) in RESPONSE_SCHEMAS.items():
+        if name not in spec.components.schemas:
+            spec.components.schema(name, schema=schema)
+    used = {op[3] for op in OPERATIONS} | {op[4][1] for op in OPERATIONS}
+    for schema in sorted((s for s in used if isinstance(s, type)), key=_name):
+        if _name(schema) not in spec.components.schemas:
+            spec.components.schema(_name(schema), schema=schema)
+
+
+def _close_responses(schemas: dict) -> None:
+    """A response always carries its keys (null when there is no value), so each is
+    required; and a body must be true where false is refused."""
+    for name, (_schema, optional) in RESPONSE_SCHEMAS.items():
+        component = schemas[name]
+        component["required"] = sorted(set(component["properties"]) - optional)
+    for name, field in MUST_BE_TRUE.items():
+        schemas[name]["properties"][field]["enum"] = [True]
+
+
 @lru_cache(maxsize=1)
-def openapi_document() -> dict:
+def _document() -> dict:
     spec = APISpec(title="jiesu 接诉即办 API", version="1.0.0", openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin()],
+                   plugins=[MarshmallowPlugin(schema_name_resolver=_resolve_name)],
                    info={"description": "Complainants file and follow their requests; staff "
-                                        "handle them. Errors: one shape, ErrorSchema."})
+                                        "handle them. Every error of /api and /hotline has one "
+                                        "shape, Error: {\"error\": {\"code\", \"message\", "
+                                        "\"fields\"?}}. Every path answers 405 "
+                                        "(MethodNotAllowed, with Allow) to a method it does "
+                                        "not list, OPTIONS and TRACE included. Open311 and "
+                                        "WeChat answer in their own formats."})
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
                                                "bearerFormat": "JWT"})
     spec.components.security_scheme("open311_api_key", {"type": "apiKey", "in": "query",
@@ -210,50 +643,19 @@ def openapi_document() -> dict:
     spec.components.security_scheme("cti_signature", {
         "type": "apiKey", "in": "header", "name": "X-CTI-Signature",
         "description": "sha256=<hex HMAC-SHA256(secret, X-CTI-Timestamp + '.' + body)>"})
-    spec.components.schema("Error", schema=ErrorSchema)
-    named = {op[3] for op in OPERATIONS} | {op[4][1] for op in OPERATIONS}
-    for schema in (named - {None, "binary"}) | set(ACTION_BODIES.values()):
-        name = schema.__name__.removesuffix("Schema")
-        if name not in spec.components.schemas:
-            spec.components.schema(name, schema=schema)
-    errors = {str(status): {"description": text, "content": _content(ErrorSchema)}
-              for status, text in ((400, "invalid input"), (401, "no valid bearer token"),
-                                   (404, "no such thing, or not yours to see"),
-                                   (409, "not allowed in the case's state"),
-                                   (503, "a service did not answer in time"))}
-    for method, path, summary, body, (status, response, many), tags in OPERATIONS:
-        operation = {"summary": summary, "tags": tags,
-                     "responses": {str(status): {"description": "OK",
-                                                 "content": _content(response, many)}, **errors}}
-        params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-                  for name in ("complaint_id", "unit_id", "action", "sha256", "extension_id",
-                               "milestone_id", "code", "request_id", "fmt", "call_id")
-                  if "{" + name + "}" in path]
-        if path == ACTION_PATH:
-            params[-1]["schema"]["enum"] = sorted(ACTION_BODIES)
-            operation["requestBody"] = {"content": {"application/json": {"schema": {"oneOf": [
-                {"$ref": f"#/components/schemas/{s.__name__.removesuffix('Schema')}"}
-                for s in ACTION_BODIES.values()]}, "examples": {
-                    action: {"summary": action, "value": ACTION_EXAMPLES[action]}
-                    for action in sorted(ACTION_BODIES)}}}}
-        queries = {"/api/v1/staff/cases": intake.CaseListQuerySchema,
-                   "/api/v1/staff/hotline/calls": intake.CallListQuerySchema}
-        if path in queries and method == "get":
-            params += [{"name": name, "in": "query", "required": False,
-                        "schema": {"type": "string"}}
-                       for name in queries[path]().fields]
-        if params:
-            operation["parameters"] = params
-        if body is not None:
-            operation["requestBody"] = {"required": True, "content": _content(body)}
-            if (method, path) in EXAMPLES:
-                operation["requestBody"]["content"]["application/json"]["example"] = \
-                    EXAMPLES[(method, path)]
-        if path.startswith("/open311/v2/requests"):
-            operation["security"] = [{"open311_api_key": []}]
-        elif path.startswith("/hotline/"):
-            operation["security"] = [{"cti_signature": []}]
-        elif path not in PUBLIC:
-            operation["security"] = [{"bearer": []}]
-        spec.path(path=path, operations={method: operation})
-    return spec.to_dict()
+    for status, (name, text, headers) in ERRORS.items():
+        spec.components.response(name, {
+            "description": text, "content": _content(ErrorSchema),
+            **({"headers": {h: HEADERS[h] for h in headers}} if headers else {})})
+    _schemas(spec)
+    for method, path, summary, body, success, tags in OPERATIONS:
+        spec.path(path=path, operations={
+            method: _operation(method, path, summary, body, success, tags)})
+    document = spec.to_dict()
+    _close_responses(document["components"]["schemas"])
+    return document
+
+
+def openapi_document() -> dict:
+    """The document (a copy: the cached one stays as built)."""
+    return deepcopy(_document())
