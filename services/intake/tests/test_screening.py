@@ -1,8 +1,14 @@
+import random
+import re
+import time
+import unicodedata
 from pathlib import Path
 
 import pytest
+import yaml
 
-from services.intake.screening import ScreeningConfigError, ScreeningRules, Verdict, normalise
+from services.intake.screening import (KINDS, ScreeningConfigError, ScreeningRules, Verdict,
+                                       normalise)
 
 CONFIG = Path(__file__).resolve().parents[3] / "config" / "screening.yaml"
 
@@ -238,10 +244,137 @@ def test_patterns_written_with_full_width_punctuation_still_match(tmp_path):
         "  - id: litigation\n"
         "    class: legal_channel\n"
         "    channel: 诉讼\n"
-        "    patterns: ['起诉[^，。]*学校']\n"
+        "    patterns: ['起诉[^，。]{0,20}学校']\n"
         "    reply: 请向人民法院提起诉讼。\n", encoding="utf-8")
     rules = ScreeningRules.load(path)
 
     assert rules.screen(None, "我要起诉学校") is not None
     # The text's full-width comma becomes ASCII, and so does the pattern's.
     assert rules.screen(None, "我要起诉，学校不管") is None
+
+
+# ------------------------------------------------------------------ linear in the text
+def adversarial_texts(n):
+    """Texts of about `n` characters made to make a backtracking engine rescan the text from
+    every position: one repeated character, repeated keyword prefixes, near misses of the
+    exclusions, and a keyword at the far end of a long clause. With the verdict each gets
+    (the same as before the rewrite, checked against it at n = 5,000)."""
+    return [
+        ("a" * n, None),
+        ("有" * n, None),
+        ("被" * n, None),
+        ("起" * n, None),
+        ("," * n, None),
+        ("成绩" * (n // 2), None),
+        ("把成绩" * (n // 3), None),
+        ("不然" * (n // 2), None),
+        ("同归于" * (n // 3), None),
+        ("模拟法" * (n // 3), None),
+        ("举报作" * (n // 3), None),
+        ("线上访" * (n // 3), None),
+        ("被威胁" * (n // 3), None),
+        ("发起诉求" * (n // 4), None),
+        ("模拟法庭起诉" * (n // 6), None),
+        ("成绩改成" + "1" * n + "分", None),
+        ("起诉" * (n // 2), "litigation"),
+        ("a" * n + "我要起诉", "litigation"),
+        # A clause-wide exclusion over one long clause, and the clause after it.
+        ("有人" + "x" * n + "我们去拉横幅", None),
+        ("有人" + "x" * n + ",我们去拉横幅", "unlawful_disorder"),
+        # A sentence-wide exclusion: the next sentence is not covered by it.
+        ("我的成绩录错了," + "改成绩" * (n // 3), None),
+        ("我的成绩录错了。" + "改成绩" * (n // 3), "unlawful_grades"),
+        ("被" + "x" * n + "威胁你", "unlawful_threat"),
+    ]
+
+
+@pytest.mark.parametrize("size", [5_000, 50_000])
+def test_adversarial_texts_get_the_right_verdict_without_hanging(rules, size):
+    for text, rule_id in adversarial_texts(size):
+        started = time.perf_counter()
+        verdict = rules.screen(None, text)
+        elapsed = time.perf_counter() - started
+
+        assert (verdict.rule_id if verdict else None) == rule_id, text[:20]
+        # A hang guard, not a benchmark (bench/screening.py measures): the regex rules took
+        # 0.4-2.4 s for 5,000 of these characters and minutes for 50,000.
+        assert elapsed < 2.0, (text[:20], elapsed)
+
+
+def regex_substitution_verdict(raw, text):
+    """The screening before it was made linear: each exclusion blanked by `re.sub` over the
+    whole text, then keywords and patterns. Quadratic, but right: the oracle."""
+    text = normalise(text)
+    for entry in sorted(raw["rules"], key=lambda entry: KINDS.index(entry["class"])):
+        blanked = text
+        for source in entry.get("exclude") or []:
+            blanked = re.sub(re.compile(unicodedata.normalize("NFKC", source), re.IGNORECASE),
+                             lambda m: "\0" * len(m.group(0)), blanked)
+        if any(normalise(keyword) in blanked for keyword in entry.get("keywords") or []) or \
+                any(re.search(unicodedata.normalize("NFKC", source), blanked, re.IGNORECASE)
+                    for source in entry.get("patterns") or []):
+            return entry["id"]
+    return None
+
+
+def test_the_shipped_rules_mean_what_they_meant():
+    """Random texts made of the rules' own words and punctuation get the rule the
+    regex-substitution screening gave them."""
+    raw = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    rules = ScreeningRules.from_dict(raw)
+    words = sorted({word for entry in raw["rules"]
+                    for source in (entry.get("keywords") or []) + (entry.get("patterns") or [])
+                    + (entry.get("exclude") or [])
+                    for word in re.findall(r"[\u4e00-\u9fff]+", source)})
+    pieces = words + list(",。!?;") + ["我", "要", "的", "了", "他", "3", "12分", "老师"]
+    rnd = random.Random(20261201)
+    screened = 0
+    for _ in range(3000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 14)))
+        expected = regex_substitution_verdict(raw, text)
+        verdict = rules.screen(None, text)
+
+        assert (verdict.rule_id if verdict else None) == expected, text
+        screened += expected is not None
+    assert 1000 < screened < 2900  # both outcomes are well represented
+
+
+def test_an_exclusion_reaching_both_ends_of_its_clause_blanks_the_whole_clause():
+    rules = ScreeningRules.from_dict({"rules": [_rule(exclude=["[^,。]*模拟法庭[^,。]*"])]})
+
+    assert rules.screen(None, "我要起诉模拟法庭的组织者") is None
+    assert rules.screen(None, "我要起诉,模拟法庭的组织者不管") is not None
+    assert rules.screen(None, "模拟法庭取消了。我要起诉") is not None
+
+
+@pytest.mark.parametrize("key, pattern, message", [
+    # Open-ended repeats rescan the rest of the text from every position.
+    ("patterns", "起诉[^，。]*学校", "open-ended repeat"),
+    ("patterns", "起诉.+学校", "open-ended repeat"),
+    ("patterns", "起诉\\d{2,}", "open-ended repeat"),
+    ("patterns", "[^,。]*起诉", "open-ended repeat"),       # runs are for exclusions only
+    ("exclude", "模拟[^,。]*法庭", "open-ended repeat"),      # not at an end
+    ("exclude", "[^,。]*课|法庭", "open-ended repeat"),       # the run belongs to 课 only
+    ("exclude", "(课[^,。]*)", "open-ended repeat"),          # inside a group
+    ("exclude", "[^,。]*?课", "open-ended repeat"),           # lazy: not the clause run
+    # Repeats that backtrack exponentially or multiply.
+    ("patterns", "(起诉|告){0,20}法院", "repeats an alternation"),
+    ("patterns", "(a{0,3}){0,5}法院", "repeats an alternation"),
+    ("patterns", "起诉.{0,100}法院", "at most 32"),
+    ("patterns", "起.{0,30}诉.{0,30}法.{0,30}院", "multiply"),
+])
+def test_a_pattern_that_could_be_slow_is_refused_at_load(key, pattern, message):
+    with pytest.raises(ScreeningConfigError, match=message):
+        ScreeningRules.from_dict({"rules": [_rule(**{key: [pattern]})]})
+
+
+def test_bounded_patterns_and_clause_runs_are_accepted():
+    rules = ScreeningRules.from_dict({"rules": [_rule(
+        patterns=["起诉[^，。]{0,20}学校", "(告|诉)(到|上)?法(庭|院)", "(?<![线网])上访(?![问谈])"],
+        exclude=["[^,。!?]*模拟法庭[^,。!?]*", "(发|提)起诉求", "法院(实习|见习)[^,。]*",
+                 "[^。]*律所实习"])]})
+
+    assert rules.screen(None, "我要起诉那个学校").rule_id == "litigation"
+    assert rules.screen(None, "起诉状是在律所实习时写的") is None      # back to the start
+    assert rules.screen(None, "在律所实习,我要起诉") is not None       # but no further on
+    assert rules.screen(None, "到法院见习的补贴") is None
