@@ -1,6 +1,7 @@
 """Routing: the organisation directory and every "who handles it" decision."""
 from __future__ import annotations
 
+import logging
 from zoneinfo import ZoneInfo
 
 from nameko.extensions import DependencyProvider
@@ -8,7 +9,7 @@ from nameko.rpc import rpc
 from sqlalchemy import func, select, update
 
 from services.common.bus import event_handler
-from services.common.contracts import CATEGORIES, load_event
+from services.common.contracts import CATEGORIES, ContractError, load_event
 from services.common.db import Database
 from services.common.health import HealthMixin
 from services.common.logs import LogContext
@@ -16,6 +17,8 @@ from services.common.settings import Settings, SettingsProvider
 from services.routing.domain import Directory
 from services.routing.models import Assignment
 from services.routing.schemas import CategoryRouteSchema, UnitSchema
+
+log = logging.getLogger(__name__)
 
 
 class DirectoryProvider(DependencyProvider):
@@ -54,6 +57,15 @@ class RoutingService(HealthMixin):
         """The office sends a returned or redo case (back) to a unit, or a leader's 批示 sends
         a supervised case back to its unit: name the handler there."""
         event = load_event("dispatch_requested", payload)
+        unit_id = event["unit_id"]
+        if unit_id is not None and unit_id not in self.directory.units:
+            # Intake asks get_unit before it sends one, so only a directory changed in
+            # between gets here. No retry can make the unit exist: refuse it once, loudly,
+            # and let it be parked at once (ContractError) for the office to dispatch again.
+            reason = (f"dispatch of {event['number']} ({event['complaint_id']}) names unit "
+                      f"{unit_id!r}, which is not in the organisation directory")
+            log.error("refusing a dispatch: %s", reason)
+            raise ContractError(reason)
         with self.db.unit_of_work() as uow:
             if uow.already_applied(event, "routing.on_dispatch_requested"):
                 return
@@ -108,6 +120,13 @@ class RoutingService(HealthMixin):
                  handler={"id": decision.handler.id, "name": decision.handler.name},
                  received_at=received_at, disputed=decision.disputed, round=round_,
                  assisting_units=[{"id": u.id, "name": u.name} for u in decision.assisting])
+
+    @rpc
+    def get_unit(self, unit_id):
+        """One unit of the directory, or None: intake checks a unit the office names before
+        it asks for a dispatch there."""
+        unit = self.directory.units.get(unit_id) if isinstance(unit_id, str) else None
+        return UnitSchema().dump(unit) if unit is not None else None
 
     @rpc
     def list_units(self):
