@@ -1,0 +1,338 @@
+"""Schemathesis against the OpenAPI document the running system serves (issue 10, point 12).
+
+Every operation of GET /api/v1/openapi.json is called with requests generated from the
+document itself (valid ones and, fewer, invalid ones), as a complainant who filed, another
+complainant, a handler and the head of the unit the cases went to, the office, a leader, and
+nobody; path parameters are mostly those of real cases, calls, extensions, milestones,
+attachments and Open311 requests made first, so that the staff routes act on real cases in
+their real states. Each answer must not be a 5xx, must have a documented status, and must
+match the documented schema for that status and content type.
+
+Bounded and repeatable: a fixed number of examples per operation, derandomized (the same
+requests every run), no Hypothesis deadline and no shrinking (each finding is reported as it
+was met, every finding of the run at once)."""
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections import defaultdict
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import (content_type_conformance,
+                                               response_schema_conformance,
+                                               status_code_conformance)
+
+from services.common.signing import hmac_signature
+from tests.conftest import token_for, wait_until
+
+pytestmark = pytest.mark.e2e
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+          response_schema_conformance]
+POSITIVE, NEGATIVE = 30, 10         # generated examples per operation (about 40 operations)
+SWEEP = 12                          # real path values per operation, each by every caller
+CTI_SECRET = "cti-secret-for-schemathesis"
+OPEN311_KEY = "open311-key-for-schemathesis"
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64
+
+PEOPLE = {
+    "student": dict(sub="s-2023001", name="张三", roles=("complainant",),
+                    college="college-information"),
+    "stranger": dict(sub="s-2023999", name="路人", roles=("complainant",)),
+    "handler": dict(sub="u-hqc-1", name="冯涛", roles=("handler",), unit="logistics"),
+    "head": dict(sub="u-hqc-head", name="郑国强", roles=("head",), unit="logistics"),
+    "office": dict(sub="u-office-1", name="李晓梅", roles=("office",), unit="office"),
+    "leader": dict(sub="l-vp-logistics", name="水长青", roles=("leader",)),
+    "nobody": None,
+}
+
+# Findings in code this suite does not own, reported to its owners and tolerated here until
+# they are fixed: (what, where, which findings it explains). Each is printed with the run's
+# report; a finding no entry explains fails the test.
+KNOWN = [
+    ("a timetable's dates on the case are str(datetime), '2026-12-21 14:04:12+00:00', not "
+     "ISO 8601 like every other date", "services/intake/service.py on_timetable_set and "
+     "on_milestone_updated (json.dumps(..., default=str))",
+     lambda f: f.title == "Response violates schema" and "/properties/timetable" in f.message),
+    ("a non-ASCII api_key answers 500: hmac.compare_digest refuses non-ASCII str",
+     "gateway/service.py GatewayService._open311_app",
+     lambda f: f.path.startswith("/open311/v2/requests") and f.status == 500
+     and not str(f.sent.get("params", {}).get("api_key", "")).isascii()),
+]
+
+
+def _headers(who: str) -> dict:
+    person = PEOPLE[who]
+    if person is None:
+        return {}
+    person = dict(person)
+    return {"Authorization": f"Bearer {token_for(person.pop('sub'), **person)}"}
+
+
+class World:
+    """The real things the generated requests are pointed at."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.values: dict[str, list[str]] = defaultdict(list)
+
+    def post(self, who, path, body=None, expect=(200, 201), **kwargs):
+        reply = requests.post(self.url + path, json=body, headers=_headers(who), timeout=30,
+                              **kwargs)
+        assert reply.status_code in expect, f"{path}: {reply.status_code} {reply.text}"
+        return reply.json()
+
+    def get(self, who, path):
+        reply = requests.get(self.url + path, headers=_headers(who), timeout=30)
+        assert reply.status_code == 200, f"{path}: {reply.status_code} {reply.text}"
+        return reply.json()
+
+    def file(self, who="student", **body):
+        body = {"category": "logistics", "content": "学生公寓3号楼热水已经停了两天,请尽快维修",
+                "contact_phone": "13912345678", "pledge": True, **body}
+        case_id = self.post(who, "/api/v1/complaints", body)["id"]
+        self.values["complaint_id"].append(case_id)
+        return case_id
+
+    def assigned(self, case_id):
+        return wait_until(lambda: self.get("office", f"/api/v1/staff/cases/{case_id}")[
+            "deadline"], message=f"{case_id} assigned with a deadline")
+
+    def act(self, who, case_id, action, **body):
+        return self.post(who, f"/api/v1/staff/cases/{case_id}/{action}", body)
+
+    def cti(self, event):
+        body = json.dumps(event).encode("utf-8")
+        timestamp = str(int(time.time()))
+        return requests.post(f"{self.url}/hotline/calls/events", data=body, timeout=30,
+                             headers={"Content-Type": "application/json",
+                                      "X-CTI-Timestamp": timestamp,
+                                      "X-CTI-Signature": hmac_signature(CTI_SECRET, timestamp,
+                                                                        body)})
+
+
+def _build_world(url: str) -> World:
+    """Cases in the states the staff routes meet: just assigned, signed, replied (so it can
+    be rated), with an extension asked, with a timetable, anonymous, another unit's, a unit's
+    own report, a voicemail waiting to be classified; a hotline call; an Open311 request."""
+    world = World(url)
+    assigned = world.file()
+    signed = world.file(title="宿舍热水")
+    replied = world.file(content="食堂二楼的饭菜价格上涨太快,希望能够调整")
+    extended = world.file(content="图书馆三楼暖气管道老化漏水,地面积水")
+    long_term = world.file(content="校园东门外道路坑洼不平,雨天积水严重")
+    world.file(anonymous=True, content="宿舍楼道灯坏了一周了,晚上很黑")
+    world.file("stranger", category="security", content="校园南门夜间没有保安值守")
+    for case_id in (assigned, signed, replied, extended, long_term):
+        world.assigned(case_id)
+    world.act("handler", signed, "sign_for")
+    for case_id in (replied, extended, long_term):
+        world.act("handler", case_id, "sign_for")
+    world.post("handler", f"/api/v1/staff/cases/{replied}/communications", {
+        "kind": "phone", "at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+        "with_whom": "张三", "summary": "电话说明价格调整的安排"})
+    world.act("handler", replied, "reply", outcome="explained", text="已向诉求人解释定价依据")
+    deadline = world.get("handler", f"/api/v1/staff/cases/{extended}/deadlines")[0]["due_at"]
+    later = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 20 * 86400))
+    assert later > deadline
+    world.values["extension_id"].append(world.post(
+        "handler", f"/api/v1/staff/cases/{extended}/extensions",
+        {"reason": "需采购配件,到货需两周", "new_due_at": later})["id"])
+    timetable = world.post("handler", f"/api/v1/staff/cases/{long_term}/timetable", {
+        "milestones": [{"title": "完成道路修补", "due_at": later}]})
+    world.values["milestone_id"].append(timetable["milestones"][0]["id"])
+    upload = requests.post(f"{url}/api/v1/complaints/{assigned}/attachments", data=JPEG,
+                           headers={**_headers("student"), "Content-Type": "image/jpeg"},
+                           timeout=30)
+    assert upload.status_code == 201, upload.text
+    world.values["sha256"].append(upload.json()["sha256"])
+    world.values["complaint_id"].append(world.post("handler", "/api/v1/staff/reports", {
+        "category": "logistics", "content": "巡查发现5号楼消防通道堆放杂物"})["id"])
+    for event_id, call_id, kind, extra in (
+            ("e-1", "call-answered", "answered", {"operator": "op-7"}),
+            ("e-2", "call-voicemail", "voicemail", {"transcript": "图书馆空调漏水,请派人看看"})):
+        answer = world.cti({"event_id": event_id, "call_id": call_id, "type": kind,
+                            "at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+                            "caller": "13912345678", **extra})
+        assert answer.status_code == 200, answer.text
+        world.values["call_id"].append(call_id)
+        if kind == "voicemail":
+            world.values["complaint_id"].append(answer.json()["complaint"]["id"])
+    filed = requests.post(f"{url}/open311/v2/requests.json", params={"api_key": OPEN311_KEY},
+                          data={"service_code": "logistics", "lat": "36.66", "long": "117.12",
+                                "description": "操场看台的座椅损坏多处",
+                                "attribute[pledge]": "yes"}, timeout=30)
+    assert filed.status_code == 201, filed.text
+    world.values["request_id"].append(filed.json()[0]["service_request_id"])
+    world.values["unit_id"] += ["logistics", "security", "office"]
+    world.values["fmt"] += ["json", "xml"]
+    world.values["code"] += ["logistics"]
+    return world
+
+
+@pytest.fixture
+def system(start_system, databases):
+    return start_system(databases, layout=[["intake", "routing", "sla", "notify", "rating",
+                                            "gateway"]],
+                        JIESU_HOTLINE_WEBHOOK_SECRETS=json.dumps([CTI_SECRET]),
+                        JIESU_OPEN311_API_KEYS=json.dumps([f"schemathesis:{OPEN311_KEY}"]))
+
+
+class Finding:
+    def __init__(self, operation, failure, response, sent: dict, who: str):
+        self.label, self.path = operation.label, operation.path
+        self.title, self.message = failure.title, failure.message
+        self.status, self.body = response.status_code, response.text[:400]
+        self.sent, self.who = sent, who
+
+    def __str__(self):
+        request = json.dumps(self.sent, ensure_ascii=False, default=str)[:600]
+        return (f"{self.label} as {self.who}: {self.title}\n  {self.message}\n"
+                f"  sent: {request}\n  got: {self.status} {self.body}")
+
+
+class Findings:
+    """Each kind of failure once per operation, as first met, and what every operation
+    answered."""
+
+    def __init__(self):
+        self.first: dict[tuple[str, str], Finding] = {}
+        self.statuses: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+
+    def count(self, operation, response):
+        self.statuses[operation.label][response.status_code] += 1
+
+    def add(self, finding: Finding):
+        self.first.setdefault((finding.label, finding.title, finding.status), finding)
+
+    def explained(self, finding: Finding) -> str | None:
+        return next((f"{what} ({where})" for what, where, matches in KNOWN
+                     if matches(finding)), None)
+
+    def report(self) -> str:
+        lines = [f"{label}: {dict(sorted(counts.items()))}"
+                 for label, counts in self.statuses.items()]
+        for finding in self.first.values():
+            known = self.explained(finding)
+            lines.append(f"\n{'KNOWN: ' + known if known else 'NEW'}\n{finding}")
+        return "\n".join(lines)
+
+
+def _send(world: World, case, who: str, session: requests.Session):
+    """The request as Schemathesis built it, with the caller's token, the Open311 api_key,
+    and the call centre's signature over the exact bytes sent."""
+    kwargs = case.as_transport_kwargs(base_url=world.url, headers=_headers(who))
+    if case.path.startswith("/open311/v2/requests") and who != "nobody":
+        kwargs["params"] = dict(kwargs.get("params") or {}, api_key=OPEN311_KEY)
+    if case.path.startswith("/hotline/") and who != "nobody":
+        body = kwargs.pop("data", None)
+        if "json" in kwargs:
+            body = json.dumps(kwargs.pop("json")).encode("utf-8")
+        body = body if isinstance(body, bytes) else (body or "").encode("utf-8")
+        timestamp = str(int(time.time()))
+        kwargs["data"] = body
+        kwargs["headers"] = dict(kwargs["headers"], **{
+            "X-CTI-Timestamp": timestamp,
+            "X-CTI-Signature": hmac_signature(CTI_SECRET, timestamp, body)})
+    kwargs.pop("cookies", None)
+    sent = {k: v for k, v in kwargs.items() if k in ("method", "url", "params", "json")}
+    if "data" in kwargs:
+        sent["data"] = kwargs["data"][:300] if isinstance(kwargs["data"], (bytes, str)) \
+            else kwargs["data"]
+    return session.request(timeout=30, **kwargs), sent
+
+
+def _check(world, operation, case, who, findings, session):
+    response, sent = _send(world, case, who, session)
+    findings.count(operation, response)
+    try:
+        case.validate_response(response, checks=CHECKS)
+    except FailureGroup as group:
+        for failure in group.exceptions:
+            findings.add(Finding(operation, failure, response, sent, who))
+
+
+def _callers(operation) -> list[str]:
+    """Who calls: mostly those the route is for, sometimes anybody else."""
+    if "/staff/" in operation.path:
+        return ["handler", "head", "office", "office", "leader", "student", "nobody"]
+    return ["student", "student", "student", "stranger", "handler", "office", "nobody"]
+
+
+def _sweep(world, operation, document, findings, session):
+    """Each real path value (up to SWEEP of them) by each caller, with the documented
+    example body: every real case in its real state is read, and acted on, by everyone."""
+    names = [p.name for p in operation.path_parameters]
+    method = operation.method.lower()
+    media = document["paths"][operation.path][method].get("requestBody", {}).get("content", {})
+    if "application/json" in media:
+        body = {"body": media["application/json"]["example"], "media_type": "application/json"}
+    elif operation.path.endswith("/attachments") and method == "post":
+        body = {"body": JPEG, "media_type": "application/octet-stream"}
+    elif media:
+        return  # Open311's form and WeChat's XML: generated only
+    else:
+        body = {}
+    values = [dict(zip(names, combination)) for combination in
+              itertools.product(*(world.values[name] for name in names))][:SWEEP]
+    for path_parameters in values:
+        for who in PEOPLE:
+            case = operation.Case(path_parameters=path_parameters, **body)
+            _check(world, operation, case, who, findings, session)
+
+
+def _fuzz(world, operation, mode, examples, findings, session):
+    """Requests generated from the document; in positive mode most path parameters are
+    replaced by real ones."""
+    known = {p.name: st.sampled_from([*world.values[p.name], None])
+             for p in operation.path_parameters if world.values.get(p.name)}
+    upload = operation.path.endswith("/attachments") and operation.method.lower() == "post"
+
+    @settings(max_examples=examples, derandomize=True, deadline=None, database=None,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy(generation_mode=mode),
+           who=st.sampled_from(_callers(operation)), real=st.fixed_dictionaries(known),
+           photo=st.booleans())
+    def run(case, who, real, photo):
+        if mode is GenerationMode.POSITIVE:
+            case.path_parameters.update({k: v for k, v in real.items() if v is not None})
+            if upload and photo:
+                case.body, case.media_type = JPEG, "application/octet-stream"
+        _check(world, operation, case, who, findings, session)
+
+    try:
+        run()
+    except Unsatisfiable:
+        assert mode is GenerationMode.NEGATIVE  # nothing in the operation can be made invalid
+
+
+@pytest.mark.timeout(900)
+def test_every_answer_matches_the_served_document(system):
+    world = _build_world(system.url)
+    schema = schemathesis.openapi.from_url(f"{system.url}/api/v1/openapi.json")
+    findings = Findings()
+    started = time.monotonic()
+    operations = [result.ok() for result in schema.get_all_operations()]
+    with requests.Session() as session:
+        for operation in operations:
+            _sweep(world, operation, schema.raw_schema, findings, session)
+        for operation in operations:
+            _fuzz(world, operation, GenerationMode.POSITIVE, POSITIVE, findings, session)
+            _fuzz(world, operation, GenerationMode.NEGATIVE, NEGATIVE, findings, session)
+    elapsed = time.monotonic() - started
+    calls = sum(sum(counts.values()) for counts in findings.statuses.values())
+    print(f"\nschemathesis: {calls} requests to {len(findings.statuses)} operations in "
+          f"{elapsed:.0f} s\n{findings.report()}")
+    succeeded = {label for label, counts in findings.statuses.items()
+                 if any(200 <= status < 300 for status in counts)}
+    assert len(succeeded) >= len(findings.statuses) // 2, "too few requests got through"
+    new = [str(f) for f in findings.first.values() if not findings.explained(f)]
+    assert not new, "\n\n".join(new)
