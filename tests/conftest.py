@@ -7,6 +7,7 @@ JIESU_TEST_DATABASE_URL, emptied before each test that asks for `databases`).
 from __future__ import annotations
 
 import os
+import random
 import socket
 import time
 from pathlib import Path
@@ -29,6 +30,25 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def free_metrics_base() -> int:
+    """A JIESU_METRICS_PORT whose six ops ports (base + 1 … base + 6) are all free."""
+    for _ in range(50):
+        base = random.randint(20000, 60000)
+        sockets = []
+        try:
+            for offset in range(1, 7):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError("no free block of six ports")
 
 
 def _empty(url: str) -> None:

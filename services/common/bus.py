@@ -9,17 +9,24 @@ its contract is parked at once: retrying cannot fix it.
 
 `rpc_proxy`: nameko's service-to-service RPC waits forever for a reply; this one gives up
 after `rpc_timeout_seconds` with RpcTimeout.
+
+`ride_out_broker_restarts` (applied on import, so in every service process and every test
+container): a RabbitMQ restart does not stop a service; see its docstring.
 """
 from __future__ import annotations
 
 import logging
 import traceback
+from contextlib import contextmanager
 
+import amqp.exceptions
 import eventlet
 from kombu import Queue
+from kombu.exceptions import OperationalError
 from nameko.amqp.publish import Publisher
 from nameko.events import EventHandler
-from nameko.rpc import RpcProxy
+from nameko.messaging import QueueConsumer
+from nameko.rpc import RpcConsumer, RpcProxy
 
 from services.common import metrics
 from services.common.contracts import ContractError
@@ -127,3 +134,72 @@ class TimedRpcProxy(RpcProxy):
 
 
 rpc_proxy = TimedRpcProxy
+
+
+# ------------------------------------------------------------------ broker restarts
+# What kombu and amqp raise when RabbitMQ is unreachable or a connection died: the gateway
+# answers 503 for these (a dependency is down, try again) rather than 500.
+BROKER_ERRORS = (OperationalError, amqp.exceptions.ConnectionError, ConnectionError)
+# An ack or a reply on a connection the broker has reset fails with the socket's own error.
+_DEAD_CONNECTION_ERRORS = BROKER_ERRORS + (OSError,)
+# Longest wait between two attempts to reconnect a consumer (kombu's default grows to 30 s,
+# so a service could idle half a minute after the broker is back).
+RECONNECT_INTERVAL_MAX = 5.0
+
+
+def ride_out_broker_restarts() -> None:
+    """Make nameko 2.14 survive a RabbitMQ restart (nameko #511 fixed only half of it).
+
+    - An ack or requeue on a connection that died under a running worker raised the socket's
+      OSError (nameko catches only amqp's ConnectionError there); the error reached the
+      worker thread and the container killed itself, and with it the process. The broker has
+      already taken the unacked message back and delivers it again; every consumer here is
+      idempotent (the inbox, the filing key), so the ack is dropped with a warning.
+    - An RPC whose reply cannot be published (broker gone after the work was done) killed
+      the container the same way. The reply is dropped (the caller times out and says 503);
+      the request is acked if the connection still allows, so that work already committed is
+      not done again.
+    - Consumers reconnect every 1–5 s instead of kombu's growing 2–30 s.
+    Idempotent: applying it twice changes nothing."""
+    if getattr(QueueConsumer, "_jiesu_rides_out_restarts", False):
+        return
+
+    def dropping(action, verb):
+        def guarded(self, message):
+            try:
+                action(self, message)
+            except _DEAD_CONNECTION_ERRORS as exc:
+                log.warning("could not %s a message, its broker connection is gone (%s); "
+                            "the broker delivers it again", verb, exc)
+        guarded.__name__ = action.__name__
+        return guarded
+
+    QueueConsumer.ack_message = dropping(QueueConsumer.ack_message, "ack")
+    QueueConsumer.requeue_message = dropping(QueueConsumer.requeue_message, "requeue")
+
+    send_result = RpcConsumer.handle_result
+
+    def handle_result(self, message, result, exc_info):
+        try:
+            return send_result(self, message, result, exc_info)
+        except _DEAD_CONNECTION_ERRORS as exc:
+            log.warning("could not send the reply to %s (%s); the caller will time out",
+                        message.delivery_info.get("routing_key"), exc)
+            self.queue_consumer.ack_message(message)
+            return result, exc_info
+
+    RpcConsumer.handle_result = handle_result
+
+    @contextmanager
+    def establish_connection(self):
+        with self.create_connection() as conn:
+            conn.ensure_connection(self.on_connection_error, self.connect_max_retries,
+                                   interval_start=1, interval_step=1,
+                                   interval_max=RECONNECT_INTERVAL_MAX)
+            yield conn
+
+    QueueConsumer.establish_connection = establish_connection
+    QueueConsumer._jiesu_rides_out_restarts = True
+
+
+ride_out_broker_restarts()

@@ -71,14 +71,18 @@ PORT_OFFSETS = {"intake": 1, "routing": 2, "sla": 3, "notify": 4, "rating": 5, "
 
 def readiness_checks(services, settings: Settings) -> dict:
     """What /readyz checks: each service's database reachable and at its newest migration,
-    and the broker reachable. Each check returns None when fine, else the problem."""
+    the broker reachable, and the gateway's shared state (Redis) when it has one. Each check
+    returns None when fine, else the problem in words an operator can act on."""
     from kombu import Connection
 
     from services.common.migrate import is_current
 
     def broker():
         with Connection(settings.amqp_uri, connect_timeout=2) as conn:
-            conn.ensure_connection(max_retries=1)
+            try:
+                conn.ensure_connection(max_retries=1, interval_start=0)
+            except Exception as exc:
+                return f"RabbitMQ at {conn.as_uri()} is unreachable ({exc})"
 
     def database(service):
         def check():
@@ -86,9 +90,23 @@ def readiness_checks(services, settings: Settings) -> dict:
                 return "database is not at the newest migration"
         return check
 
+    def gateway_state():
+        import redis
+
+        client = redis.Redis.from_url(settings.gateway_state_url, socket_timeout=2,
+                                      socket_connect_timeout=2)
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            return f"Redis at {settings.gateway_state_url} is unreachable ({exc})"
+        finally:
+            client.close()
+
     checks = {"broker": broker}
     checks.update({f"{name}-database": database(name) for name in services
                    if name != "gateway"})
+    if "gateway" in services and settings.gateway_state_url.startswith("redis"):
+        checks["gateway-state"] = gateway_state
     return checks
 
 

@@ -119,6 +119,7 @@ def test_two_concurrent_deliveries_of_one_event_apply_it_once(databases):
     """The second delivery's inbox insert waits for the first transaction, then finds the
     key taken and applies nothing (PostgreSQL, READ COMMITTED)."""
     import eventlet
+    import eventlet.event
     from sqlalchemy import text
 
     from services.common.db import unit_of_work
@@ -129,17 +130,21 @@ def test_two_concurrent_deliveries_of_one_event_apply_it_once(databases):
     event = build_event("deadline_set", "case-1", now, grade="general", starts_at=now,
                         due_at=now)
     applied = []
+    first_holds_the_key = eventlet.event.Event()
 
     def deliver(hold_seconds):
         with unit_of_work(sessions(), SystemClock(), None) as uow:
             if uow.already_applied(event, "intake.test"):
                 return
+            if hold_seconds:
+                first_holds_the_key.send()
             uow.session.execute(text("SELECT 1"))
             eventlet.sleep(hold_seconds)  # still inside the transaction
             applied.append(hold_seconds)
 
     first = eventlet.spawn(deliver, 0.5)
-    eventlet.sleep(0.1)
+    # not a fixed pause: on a busy machine the first insert could come after the second
+    first_holds_the_key.wait()
     second = eventlet.spawn(deliver, 0)
     first.wait()
     second.wait()

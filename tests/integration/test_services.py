@@ -3,6 +3,8 @@ effect in its database and the next event out."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from kombu import Connection, Exchange, Queue
 from nameko.standalone.events import event_dispatcher
@@ -10,7 +12,6 @@ from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from services.common.clock import SystemClock
 from services.common.contracts import build_event, load_event
 from services.common.db import make_engine
 from services.notify.models import Notification
@@ -21,7 +22,9 @@ from services.sla.models import Deadline
 from services.sla.service import SlaService
 from tests.conftest import wait_until
 
-NOW = SystemClock().now()
+# A fixed working morning, not the time the suite runs: a general case filed after 15:30
+# has its 2-working-hour response target the next morning, after that day's 17:30 deadline.
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 def _received(complaint_id="case-1", category="security"):
