@@ -12,15 +12,23 @@ def bearer(token: str) -> str:
     return f"Bearer {token}"
 
 
+def lifetime(seconds: int, issued_ago: int = 0) -> dict:
+    issued = int(time.time()) - issued_ago
+    return {"iat": issued, "exp": issued + seconds}
+
+
+def signed(**claims) -> str:
+    return bearer(jwt.encode(claims, SECRET, algorithm="HS256"))
+
+
 def test_a_valid_token_gives_the_principal():
-    token = issue_token(SECRET, "s2023001", "张三", roles=("complainant", "student"))
+    token = issue_token(SECRET, "s2023001", "张三", roles=("complainant",))
 
     principal = principal_from(bearer(token), SECRET)
 
-    assert principal == Principal("s2023001", "张三", ("complainant", "student"))
+    assert principal == Principal("s2023001", "张三", ("complainant",))
     assert principal.as_rpc() == {"id": "s2023001", "name": "张三",
-                                  "roles": ["complainant", "student"], "unit": None,
-                                  "college": None}
+                                  "roles": ["complainant"], "unit": None, "college": None}
 
 
 def test_staff_claims_carry_the_unit():
@@ -33,14 +41,14 @@ def test_staff_claims_carry_the_unit():
 
 
 def test_a_single_role_may_arrive_as_a_string():
-    token = jwt.encode({"sub": "t001", "roles": "handler", "exp": int(time.time()) + 60},
-                       SECRET, algorithm="HS256")
+    token = jwt.encode({"sub": "t001", "roles": "handler", **lifetime(60)}, SECRET,
+                       algorithm="HS256")
 
     assert principal_from(bearer(token), SECRET).roles == ("handler",)
 
 
 def test_name_and_roles_are_optional():
-    token = jwt.encode({"sub": "s2023001"}, SECRET, algorithm="HS256")
+    token = jwt.encode({"sub": "s2023001", **lifetime(60)}, SECRET, algorithm="HS256")
 
     assert principal_from(bearer(token), SECRET) == Principal("s2023001", None, ())
 
@@ -106,8 +114,8 @@ def test_a_token_just_past_expiry_is_accepted_within_the_leeway():
 
 
 def test_a_token_without_a_subject_is_refused():
-    token = jwt.encode({"name": "张三", "roles": ["complainant"],
-                        "exp": int(time.time()) + 60}, SECRET, algorithm="HS256")
+    token = jwt.encode({"name": "张三", "roles": ["complainant"], **lifetime(60)}, SECRET,
+                       algorithm="HS256")
 
     with pytest.raises(Unauthorized, match="sub"):
         principal_from(bearer(token), SECRET)
@@ -129,7 +137,7 @@ def test_an_rs256_token_from_the_identity_provider_is_accepted():
 
     private, public = _rsa_pair()
     token = pyjwt.encode({"sub": "s2023001", "name": "张三", "roles": ["complainant"],
-                          "exp": 4_102_444_800}, private, algorithm="RS256")
+                          **lifetime(600)}, private, algorithm="RS256")
 
     principal = principal_from(bearer(token), SECRET, public_key=public)
 
@@ -148,6 +156,92 @@ def test_an_rs256_token_signed_by_someone_else_is_refused():
 
     _, public = _rsa_pair()
     other, _ = _rsa_pair()
-    token = pyjwt.encode({"sub": "s1", "exp": 4_102_444_800}, other, algorithm="RS256")
+    token = pyjwt.encode({"sub": "s1", **lifetime(600)}, other, algorithm="RS256")
     with pytest.raises(Unauthorized):
         principal_from(bearer(token), SECRET, public_key=public)
+
+
+# ------------------------------------------------------------ issue 10: points 7 and 8
+@pytest.mark.parametrize("missing", ["exp", "iat"])
+def test_a_token_without_exp_or_iat_is_refused(missing):
+    claims = {"sub": "s2023001", "roles": ["complainant"], **lifetime(600)}
+    del claims[missing]
+
+    with pytest.raises(Unauthorized, match=missing):
+        principal_from(signed(**claims), SECRET)
+
+
+def test_a_token_living_longer_than_the_cap_is_refused():
+    far = signed(sub="s2023001", roles=["complainant"], **lifetime(12 * 3600 + 1))
+    with pytest.raises(Unauthorized, match="lifetime"):
+        principal_from(far, SECRET, max_lifetime=12 * 3600)
+    # at the cap it is accepted, and the cap is a setting
+    assert principal_from(signed(sub="s1", **lifetime(12 * 3600)), SECRET,
+                          max_lifetime=12 * 3600).id == "s1"
+    with pytest.raises(Unauthorized, match="lifetime"):
+        principal_from(signed(sub="s1", **lifetime(3600)), SECRET, max_lifetime=1800)
+
+
+def test_a_token_issued_in_the_future_is_refused():
+    with pytest.raises(Unauthorized):
+        principal_from(signed(sub="s1", **lifetime(600, issued_ago=-3600)), SECRET)
+
+
+def test_exp_and_iat_given_as_text_are_refused_not_a_crash():
+    issued = int(time.time())
+    with pytest.raises(Unauthorized):
+        principal_from(signed(sub="s1", iat=str(issued), exp=str(issued + 60)), SECRET)
+
+
+@pytest.mark.parametrize("roles", [5, ["admin"], ["complainant", "root"], [5], [None],
+                                   [["office"]], {"office": True}, "superuser"])
+def test_roles_must_be_a_list_of_known_roles(roles):
+    with pytest.raises(Unauthorized, match="roles"):
+        principal_from(signed(sub="s1", roles=roles, **lifetime(600)), SECRET)
+
+
+@pytest.mark.parametrize("roles", [["complainant"], ["handler", "head"], ["office"],
+                                   ["leader"], [], None])
+def test_every_known_role_is_accepted(roles):
+    principal = principal_from(signed(sub="s1", roles=roles, **lifetime(600)), SECRET)
+    assert principal.roles == tuple(roles or ())
+
+
+@pytest.mark.parametrize("claim, value", [("name", {"first": "张"}), ("unit", ["logistics"]),
+                                          ("college", 7),
+                                          pytest.param("name", "张" * 500, id="name-long")])
+def test_identity_claims_must_be_short_strings(claim, value):
+    with pytest.raises(Unauthorized, match=claim):
+        principal_from(signed(sub="s1", roles=["handler"], **{claim: value}, **lifetime(600)),
+                       SECRET)
+
+
+def test_the_issuer_is_checked_when_configured():
+    ours = signed(sub="s1", iss="https://idp.example.edu", **lifetime(600))
+    theirs = signed(sub="s1", iss="https://evil.example.com", **lifetime(600))
+    none = signed(sub="s1", **lifetime(600))
+
+    assert principal_from(ours, SECRET, issuer="https://idp.example.edu").id == "s1"
+    for token in (theirs, none):
+        with pytest.raises(Unauthorized, match="(?i)iss"):
+            principal_from(token, SECRET, issuer="https://idp.example.edu")
+    assert principal_from(theirs, SECRET, issuer="").id == "s1"  # empty: not checked
+
+
+def test_the_audience_is_checked_when_configured():
+    ours = signed(sub="s1", aud="jiesu", **lifetime(600))
+    both = signed(sub="s1", aud=["portal", "jiesu"], **lifetime(600))
+    theirs = signed(sub="s1", aud="portal", **lifetime(600))
+    none = signed(sub="s1", **lifetime(600))
+
+    assert principal_from(ours, SECRET, audience="jiesu").id == "s1"
+    assert principal_from(both, SECRET, audience="jiesu").id == "s1"
+    for token in (theirs, none):
+        with pytest.raises(Unauthorized, match="(?i)aud"):
+            principal_from(token, SECRET, audience="jiesu")
+    assert principal_from(theirs, SECRET, audience="").id == "s1"  # empty: not checked
+
+
+def test_issued_tokens_carry_exp_and_iat_within_the_cap():
+    claims = jwt.decode(issue_token(SECRET, "s1"), SECRET, algorithms=["HS256"])
+    assert claims["exp"] - claims["iat"] <= 12 * 3600

@@ -38,6 +38,10 @@ class Settings:
     gateway_port: int = 8000
     jwt_secret: str = "dev-only-secret-change-me-before-deploying"
     jwt_leeway_seconds: int = 30
+    # Tokens live at most this long (exp - iat); iss / aud are checked when set ("" = not).
+    jwt_max_lifetime_seconds: int = 12 * 3600
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
     # RS256 instead of HS256: the identity provider's public key (PEM text, or a file path).
     jwt_public_key: str = ""
     timezone: str = "Asia/Shanghai"
