@@ -1,24 +1,48 @@
 """JSON in, JSON out, and one error shape for every 4xx/5xx:
 
-    {"error": {"code": "invalid_input", "message": "...", "fields": {...}}}
+    {"error": {"code": "invalid_input", "message": "content: ...", "fields": {...}}}
+
+`code` is the specific reason (`illegal_transition`, `body_too_large`, ...), `message` says it
+in words a client can show as it is, `fields` (when there is detail) says where. Every
+exception becomes that shape in one place, `error_for`.
 """
 from __future__ import annotations
 
 import functools
 import json
 import logging
+import math
+import re
 import uuid
 
 from nameko.exceptions import UnknownService
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
 
 from gateway.auth import Unauthorized
 from gateway.limits import RateLimited
-from services.common.bus import RpcTimeout
+from services.common.bus import BROKER_ERRORS, RpcTimeout
 from services.common.errors import JiesuError
 
 log = logging.getLogger("jiesu.gateway")
 MAX_BODY_BYTES = 64 * 1024
+# The deepest form the API takes (a timetable: body, milestones, one milestone) is 3 levels;
+# anything near Python's recursion limit would fail later, in marshmallow or the RPC encoder.
+MAX_JSON_DEPTH = 32
+# Every method a client can name with an ordinary HTTP library: the catch-all route answers
+# them all, so that none falls through to werkzeug's HTML pages.
+EVERY_METHOD = "GET,HEAD,POST,PUT,PATCH,DELETE,OPTIONS,TRACE,CONNECT"
+
+# What no keyboard types, in any string of a JSON body (keys too): C0/C1 controls but tab and
+# line breaks (a NUL cannot even be stored in PostgreSQL), halves of UTF-16 pairs ("\ud800"
+# cannot be encoded as UTF-8, so it would fail in the database driver or the RPC encoder),
+# and the bidi embedding, override and isolate controls that make a text read otherwise
+# than it is stored. Intake's `Text` fields refuse the same, field by field.
+FORBIDDEN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+                            "\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+BIGGEST_INTEGER = 2 ** 63 - 1   # PostgreSQL's BIGINT, the widest integer column
+MAX_PATH_VALUE = 200             # ids are UUIDs or codes; the catch-all's path may be longer
 
 
 class HttpError(Exception):
@@ -40,21 +64,111 @@ def error_response(status: int, code: str, message: str, fields=None, headers=No
     return json_response({"error": error}, status, headers)
 
 
+# --------------------------------------------------------------------------- JSON bodies
 def read_json(request, max_bytes: int = MAX_BODY_BYTES) -> dict:
+    """The request's JSON object, after the checks that cost nothing (type, charset, length)
+    and before any service sees it: well formed, no key twice, not absurdly deep, numbers
+    that fit, and no string holding a character that cannot be stored or shown honestly."""
+    if request.mimetype != "application/json":
+        raise HttpError(415, "unsupported_media_type", "请求体须为 JSON (send application/json)")
+    charset = request.mimetype_params.get("charset")
+    if charset is not None and charset.strip().lower().replace("_", "-") not in ("utf-8",
+                                                                                  "utf8"):
+        raise HttpError(415, "unsupported_media_type",
+                        "JSON 须以 UTF-8 编码 (send JSON as UTF-8: charset=utf-8 or none)")
     if request.content_length is not None and request.content_length > max_bytes:
         raise HttpError(413, "body_too_large", f"请求体超过 {max_bytes} 字节 (body too large)")
     raw = request.get_data(cache=False)
     if len(raw) > max_bytes:
         raise HttpError(413, "body_too_large", f"请求体超过 {max_bytes} 字节 (body too large)")
-    if not request.mimetype == "application/json":
-        raise HttpError(415, "unsupported_media_type", "请求体须为 JSON (send application/json)")
+    return parse_json(raw)
+
+
+class _Refused(ValueError):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def _object(pairs):
+    body = {}
+    for key, value in pairs:
+        if key in body:
+            raise _Refused("duplicate_key", f"键重复:{_shown(key)} (the key {_shown(key)!r} "
+                                            f"appears twice)")
+        body[key] = value
+    return body
+
+
+def _no_constant(name):
+    raise _Refused("malformed_json", f"JSON 不允许 {name} (NaN and Infinity are not JSON)")
+
+
+def _finite(text):
+    number = float(text)
+    if not math.isfinite(number):
+        raise _Refused("malformed_json", "数值超出范围 (number out of range)")
+    return number
+
+
+def _bounded(text):
+    number = int(text)
+    if abs(number) > BIGGEST_INTEGER:
+        raise _Refused("malformed_json", "数值超出范围 (number out of range)")
+    return number
+
+
+def parse_json(raw: bytes) -> dict:
     try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        body = json.loads(raw.decode("utf-8"), object_pairs_hook=_object,
+                          parse_constant=_no_constant, parse_float=_finite, parse_int=_bounded)
+    except _Refused as refused:
+        raise HttpError(400, refused.code, refused.message) from None
+    except RecursionError:
+        raise HttpError(400, "too_deep", f"JSON 嵌套过深 (nested deeper than {MAX_JSON_DEPTH} "
+                                         f"levels)") from None
+    except UnicodeDecodeError:
+        raise HttpError(400, "malformed_json", "JSON 须为 UTF-8 编码 (not valid UTF-8)") from None
+    except ValueError as exc:  # JSONDecodeError, and integers too long to convert
         raise HttpError(400, "malformed_json", f"JSON 格式错误 (malformed JSON: {exc})") from None
     if not isinstance(body, dict):
         raise HttpError(400, "malformed_json", "请求体须为 JSON 对象 (expected a JSON object)")
+    _check_strings_and_depth(body)
     return body
+
+
+def _check_strings_and_depth(body: dict) -> None:
+    """Walks the parsed body without recursion (its depth is what is being checked)."""
+    pending = [(body, (), 1)]
+    while pending:
+        value, path, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise HttpError(400, "too_deep", f"JSON 嵌套过深 (nested deeper than "
+                                             f"{MAX_JSON_DEPTH} levels)")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _check_text(key, path + (key,))
+                pending.append((item, path + (key,), depth + 1))
+        elif isinstance(value, list):
+            pending.extend((item, path + (str(index),), depth + 1)
+                           for index, item in enumerate(value))
+        elif isinstance(value, str):
+            _check_text(value, path)
+
+
+def _check_text(text: str, path) -> None:
+    found = FORBIDDEN_TEXT.search(text)
+    if found is None:
+        return
+    where = ".".join(_shown(step) for step in path) or "(body)"
+    problem = (f"含有不允许的字符 U+{ord(found.group()):04X} "
+               f"(control, bidi or unpaired surrogate character)")
+    raise HttpError(400, "invalid_input", f"{where}: {problem}", fields={where: [problem]})
+
+
+def _shown(text: str) -> str:
+    """`text` safe to echo back: what is refused in it written as \\uXXXX."""
+    return FORBIDDEN_TEXT.sub(lambda found: f"\\u{ord(found.group()):04x}", text)[:64]
 
 
 def filing_key(request) -> str:
@@ -71,31 +185,89 @@ def filing_key(request) -> str:
     return f"client-{key}"
 
 
+# ------------------------------------------------------------------------ methods (405)
+@functools.cache
+def _routes(service_cls) -> Map:
+    """The service's routes (all but the catch-all), to tell "no such path" from "not with
+    this method"."""
+    rules = []
+    for name in dir(service_cls):
+        for entrypoint in getattr(getattr(service_cls, name, None), "nameko_entrypoints", ()):
+            method, url = getattr(entrypoint, "method", None), getattr(entrypoint, "url", None)
+            if method and url and not url.startswith("/<path:"):
+                rules.append(Rule(url, methods=method.split(",")))
+    return Map(rules)
+
+
+def allowed_methods(service_cls, path: str) -> list[str]:
+    """The methods some route of the service answers at `path`; [] when none does."""
+    try:
+        _routes(service_cls).bind("gateway").match(path, method="-")
+    except MethodNotAllowed as exc:
+        return sorted(exc.valid_methods or ())
+    except NotFound:
+        return []
+    return []
+
+
+def route_error(service_cls, request, path: str) -> HttpError:
+    """405 with Allow when the path exists under other methods, else 404."""
+    allowed = allowed_methods(service_cls, path)
+    if allowed:
+        return method_not_allowed(request.method, allowed)
+    return HttpError(404, "not_found", f"没有这个地址 (no such path: {path[:200]})")
+
+
+def method_not_allowed(method: str, allowed) -> HttpError:
+    allow = ", ".join(allowed)
+    return HttpError(405, "method_not_allowed",
+                     f"此地址不支持 {method[:16]} 方法,可用:{allow} (method not allowed; "
+                     f"allowed: {allow})", headers={"Allow": allow})
+
+
+def _check_path_values(values: dict) -> None:
+    """An id in the path with a control character (a NUL cannot even be compared in
+    PostgreSQL) or longer than any id names nothing: 404 before any service is asked."""
+    for value in values.values():
+        if isinstance(value, str) and (len(value) > MAX_PATH_VALUE
+                                       or FORBIDDEN_TEXT.search(value)):
+            raise HttpError(404, "not_found", "未找到 (not found)")
+
+
+# ----------------------------------------------------------------- the one error mapping
+def error_for(exc: Exception, where: str = "gateway") -> Response:
+    """Every failure as the one error shape: the error's own code and message on top."""
+    if isinstance(exc, HttpError):
+        return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
+    if isinstance(exc, Unauthorized):
+        return error_response(401, "unauthorized", str(exc),
+                              headers={"WWW-Authenticate": 'Bearer realm="jiesu"'})
+    if isinstance(exc, JiesuError):
+        return error_response(exc.http_status, exc.code, exc.message, exc.fields)
+    if isinstance(exc, RateLimited):
+        return error_response(429, "rate_limited", f"请求过于频繁,请稍后再试 ({exc})",
+                              headers={"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, (RpcTimeout, UnknownService)):
+        log.error("upstream timeout: %s", exc)
+        return error_response(503, "upstream_timeout", "服务繁忙,请稍后重试 (try again later)",
+                              headers={"Retry-After": "5"})
+    if isinstance(exc, BROKER_ERRORS):  # RabbitMQ unreachable: the gateway's /readyz says so
+        log.error("broker unavailable: %s", exc)
+        return error_response(503, "service_unavailable",
+                              "服务暂时不可用,请稍后重试 (a dependency is down, try again later)",
+                              headers={"Retry-After": "5"})
+    log.error("unhandled error in %s", where, exc_info=exc)
+    return error_response(500, "internal_error", "系统错误 (internal error)")
+
+
 def api(handler):
     """Wraps a gateway entrypoint: every failure becomes the one error shape, never a bare
     500 page. Domain errors keep their status; the unknown is logged and reported as 500."""
     @functools.wraps(handler)
     def wrapper(self, request, *args, **kwargs):
         try:
+            _check_path_values(kwargs)
             return handler(self, request, *args, **kwargs)
-        except HttpError as exc:
-            return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
-        except Unauthorized as exc:
-            return error_response(401, "unauthorized", str(exc),
-                                  headers={"WWW-Authenticate": 'Bearer realm="jiesu"'})
-        except JiesuError as exc:
-            fields = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else None
-            message = "输入有误 (invalid input)" if fields else (str(exc.args[0]) if exc.args
-                                                             else exc.code)
-            return error_response(exc.http_status, exc.code, message, fields)
-        except RateLimited as exc:
-            return error_response(429, "rate_limited", f"请求过于频繁,请稍后再试 ({exc})",
-                                  headers={"Retry-After": str(exc.retry_after)})
-        except (RpcTimeout, UnknownService) as exc:
-            log.error("upstream timeout: %s", exc)
-            return error_response(503, "upstream_timeout", "服务繁忙,请稍后重试 (try again later)",
-                                  headers={"Retry-After": "5"})
-        except Exception:
-            log.exception("unhandled error in %s", handler.__name__)
-            return error_response(500, "internal_error", "系统错误 (internal error)")
+        except Exception as exc:
+            return error_for(exc, handler.__name__)
     return wrapper

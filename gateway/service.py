@@ -14,7 +14,8 @@ from werkzeug.wrappers import Response
 
 from gateway import hotline, open311, pledges, wechat
 from gateway.auth import principal_from
-from gateway.http import HttpError, api, filing_key, json_response, read_json
+from gateway.http import (EVERY_METHOD, HttpError, api, filing_key, json_response, read_json,
+                          route_error)
 from gateway.limits import FilingLimits, RateLimited
 from gateway.open311 import Open311Error, open311_api
 from gateway.openapi import openapi_document
@@ -125,8 +126,11 @@ class GatewayService:
     hotline = HotlineProvider()
 
     def _principal(self, request):
-        return principal_from(request.headers.get("Authorization"), self.settings.jwt_secret,
-                              self.settings.jwt_leeway_seconds, self.keys.public_key)
+        settings = self.settings
+        return principal_from(request.headers.get("Authorization"), settings.jwt_secret,
+                              settings.jwt_leeway_seconds, self.keys.public_key,
+                              settings.jwt_max_lifetime_seconds, settings.jwt_issuer,
+                              settings.jwt_audience)
 
     def _json(self, request) -> dict:
         return read_json(request, self.settings.max_body_bytes)
@@ -575,12 +579,20 @@ class GatewayService:
         return open311.render(fmt, [open311.request_view(cases[0])], "service_requests",
                               "request")
 
-    @http("GET,POST,PUT,PATCH,DELETE", "/<path:unknown_path>")
+    @http(EVERY_METHOD, "/")
+    @http(EVERY_METHOD, "/<path:unknown_path>")
     @api
-    def no_such_route(self, request, unknown_path):
-        """Anything no route matches gets the one error shape, not werkzeug's HTML page
-        (every other rule is more specific, so this one only catches what they miss)."""
-        raise HttpError(404, "not_found", f"没有这个地址 (no such path: /{unknown_path})")
+    def no_such_route(self, request, unknown_path=""):
+        """What no route matches: 405 with Allow when the path is served with other methods,
+        else 404; in the one error shape (Open311's own under /open311/), never werkzeug's
+        HTML page. Every other rule is more specific, so this one only catches what they
+        miss."""
+        refused = route_error(type(self), request, f"/{unknown_path}")
+        if unknown_path.startswith("open311/"):
+            answer = open311.error("json", refused.status, refused.message)
+            answer.headers.update(refused.headers)
+            return answer
+        raise refused
 
     @http("GET", "/healthz")
     def healthz(self, request):

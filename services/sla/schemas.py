@@ -1,6 +1,8 @@
 """What crosses the wire to and from the SLA service."""
 from marshmallow import RAISE, Schema, fields, validate
 
+from services.common.fields import Moment
+
 
 class DeadlineSchema(Schema):
     complaint_id = fields.String()
@@ -20,7 +22,7 @@ class ExtensionRequestSchema(Schema):
         unknown = RAISE
 
     reason = fields.String(required=True, validate=validate.Length(min=2, max=1000))
-    new_due_at = fields.AwareDateTime(required=True)
+    new_due_at = Moment(required=True)
 
 
 class ExtensionDecisionSchema(Schema):
@@ -36,8 +38,8 @@ class MilestoneSchema(Schema):
         unknown = RAISE
 
     title = fields.String(required=True, validate=validate.Length(min=2, max=200))
-    due_at = fields.AwareDateTime(required=True)
-    feedback_due_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    due_at = Moment(required=True)
+    feedback_due_at = Moment(load_default=None, allow_none=True)
 
 
 class TimetableSchema(Schema):

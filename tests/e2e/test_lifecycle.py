@@ -167,7 +167,7 @@ def test_a_disputed_case_stays_with_the_first_receiving_unit(app):
     refused = app.post("handler", f"/api/v1/staff/cases/{case_id}/return_case",
                        {"reason": "不归我们管"})
     assert refused.status_code == 409
-    assert refused.json()["error"]["fields"]["code"] == "lead_unit_cannot_return"
+    assert refused.json()["error"]["code"] == "lead_unit_cannot_return"
     # the assisting unit reads along but does not handle
     assert app.get("security", f"/api/v1/staff/cases/{case_id}").status_code == 200
     assert app.post("security", f"/api/v1/staff/cases/{case_id}/sign_for").status_code == 404

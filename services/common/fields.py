@@ -1,0 +1,33 @@
+"""Marshmallow fields shared by the services' schemas."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from marshmallow import fields
+
+# Dates a client may give: aware, and within years that mean something here. Beyond them a
+# date cannot even be converted to UTC ("0001-01-01T00:00:00+14:00" is year 0,
+# "9999-12-31T23:59:59-23:59" year 10000): an OverflowError, a 500, instead of a field error.
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
+
+
+class Moment(fields.AwareDateTime):
+    """An aware date and time between EARLIEST and LATEST, given back in UTC. Every date an
+    API takes is one of these; a service narrows it further where it must (e.g. not in the
+    future)."""
+
+    default_error_messages = {
+        "range": f"日期超出范围,须在 {EARLIEST.year} 年至 {LATEST.year - 1} 年之间 "
+                 f"(date out of range {EARLIEST.year}-{LATEST.year - 1})",
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            moment = moment.astimezone(timezone.utc)
+        except (OverflowError, ValueError):
+            raise self.make_error("range") from None
+        if not EARLIEST <= moment < LATEST:
+            raise self.make_error("range")
+        return moment
