@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.rabbit_node import PrivateRabbit, available
+from tests.brokers import PrivateRabbit, available
 
 
 @pytest.fixture
 def private_rabbit(tmp_path):
-    """A RabbitMQ node of this test's own (tests/rabbit_node.py), which it may stop and
+    """A RabbitMQ node of this test's own (tests/brokers.py), which it may stop and
     start; the shared broker is never touched."""
     why_not = available()
     if why_not:

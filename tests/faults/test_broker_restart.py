@@ -3,7 +3,7 @@ every process rides it out, the gateway says 503 with Retry-After while the brok
 and its /readyz names the broker, and every complaint that was accepted (201) reaches
 deadline_set exactly once.
 
-The system runs on a RabbitMQ node of the test's own (tests/rabbit_node.py); the shared
+The system runs on a RabbitMQ node of the test's own (tests/brokers.py); the shared
 broker is never touched."""
 from __future__ import annotations
 

@@ -5,9 +5,11 @@ stop it. `PrivateRabbit` starts Debian's `rabbitmq-server` as a second node on f
 with its data, logs, config, plugins file and Erlang cookie in a directory of its own, and
 stops it (and removes nothing else) at the end:
 
-    with PrivateRabbit(tmp_path / "rabbit") as rabbit:
+    with PrivateRabbit() as rabbit:     # or PrivateRabbit(some_dir, management=True)
         rabbit.amqp_uri                 # amqp://guest:guest@127.0.0.1:<port>/
-        rabbit.stop_app(); rabbit.start_app()      # what an operator's restart does
+        rabbit.stop_app(); rabbit.start_app()      # an operator's `rabbitmqctl` restart
+        rabbit.restart()                # the whole node stopped and started (same ports)
+        rabbit.parked()                 # messages waiting in `*.parked` queues
         rabbit.ctl("list_queues")
 
 The node runs as the current user from /usr/lib/rabbitmq/bin (Debian's /usr/sbin wrappers
@@ -20,6 +22,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -56,8 +59,14 @@ def available() -> str | None:
 
 
 class PrivateRabbit:
-    def __init__(self, base_dir: Path, management: bool = False, name: str | None = None):
-        self.dir = Path(base_dir)
+    """`base_dir` holds the node's files; without one, a temporary directory removed when
+    the node stops."""
+
+    def __init__(self, base_dir: Path | None = None, management: bool = False,
+                 name: str | None = None):
+        self._own_dir = base_dir is None
+        self.dir = Path(tempfile.mkdtemp(prefix="jiesu-rabbit-")) if base_dir is None \
+            else Path(base_dir)
         self.management = management
         self.node = f"{name or 'jiesu-chaos'}-{uuid.uuid4().hex[:8]}@localhost"
         self.port = self.dist_port = self.management_port = 0
@@ -81,8 +90,9 @@ class PrivateRabbit:
         if why_not:
             raise RabbitNodeError(why_not)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.port, self.dist_port = _free_port(), _free_port()
-        self.management_port = _free_port() if self.management else 0
+        if not self.port:  # a restart keeps the ports the clients know
+            self.port, self.dist_port = _free_port(), _free_port()
+            self.management_port = _free_port() if self.management else 0
         config = [f"listeners.tcp.default = 127.0.0.1:{self.port}",
                   "loopback_users.guest = true",
                   # the tests' files are small; the default 50 MB free-disk alarm would block
@@ -165,12 +175,37 @@ class PrivateRabbit:
         time.sleep(pause)
         self.start_app()
 
+    def restart(self, timeout: float = 120) -> None:
+        """The whole node stopped and started again on the same ports, with its data."""
+        self._stop_node(timeout)
+        self.start(timeout)
+
+    def parked(self) -> int:
+        """Messages waiting in `*.parked` queues, every vhost."""
+        total = 0
+        for vhost in self.vhosts():
+            for line in self.ctl("list_queues", "-p", vhost, "--quiet", "--no-table-headers",
+                                 "name", "messages").splitlines():
+                name, _, count = line.rpartition("\t")
+                if name.endswith(".parked") and count.strip().isdigit():
+                    total += int(count)
+        return total
+
+    def vhosts(self) -> list[str]:
+        return [line.strip() for line in self.ctl(
+            "list_vhosts", "--quiet", "--no-table-headers").splitlines() if line.strip()]
+
     def add_vhost(self, vhost: str, user: str = "guest") -> str:
         self.ctl("add_vhost", vhost)
         self.ctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
         return self.amqp_uri_for(vhost)
 
     def stop(self, timeout: float = 60) -> None:
+        self._stop_node(timeout)
+        if self._own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _stop_node(self, timeout: float) -> None:
         if self.process is None:
             return
         if self.process.poll() is None:
