@@ -121,6 +121,14 @@ class CheckedWorkingCalendar(WorkingCalendar):
             self.on_uncovered(day.year)
         return super().is_working_day(day)
 
+    def _counted(self, first: date, last: date) -> None:
+        # Spans are counted without asking about each day (WorkingCalendar), so the years
+        # of the span are checked here, once each.
+        if self.on_uncovered is not None:
+            for year in range(first.year, last.year + 1):
+                if year not in self.covered_years:
+                    self.on_uncovered(year)
+
 
 @dataclass(frozen=True)
 class CalendarData:
@@ -164,8 +172,11 @@ class CalendarData:
         if vacations_are_holidays:
             holidays |= self.vacations - self.override_workdays
             makeup -= self.vacations - self.override_workdays
+        start, end = _as_time(start, "start"), _as_time(end, "end")
+        if end <= start:
+            raise CalendarConfigError(f"working hours end {end} is not after start {start}")
         return CheckedWorkingCalendar(
-            tz=tz, start=_as_time(start, "start"), end=_as_time(end, "end"),
+            tz=tz, start=start, end=end,
             cutoff=_as_time(cutoff, "cutoff"), holidays=frozenset(holidays),
             makeup_workdays=frozenset(makeup), covered_years=self.covered_years,
             on_uncovered=self._warner or _YearWarner(self.source))

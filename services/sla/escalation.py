@@ -80,14 +80,7 @@ class EscalationPolicy:
     def _before(self, due_at, lead, calendar) -> datetime:
         if self.wall_clock or lead <= timedelta(0):
             return due_at - lead
-        # `lead` of working time before the deadline: step back through working hours.
-        moment, remaining = due_at, lead
-        step = timedelta(minutes=15)
-        while remaining > timedelta(0):
-            earlier = moment - step
-            remaining -= calendar.working_time_between(earlier, moment)
-            moment = earlier
-        return moment
+        return calendar.subtract_working_time(due_at, lead)
 
     def _after(self, due_at, delay, calendar) -> datetime:
         if self.wall_clock:
