@@ -25,6 +25,7 @@ from kombu import Queue
 from kombu.exceptions import OperationalError
 from nameko.amqp.publish import Publisher
 from nameko.events import EventHandler
+from nameko.exceptions import deserialize_to_instance
 from nameko.messaging import QueueConsumer
 from nameko.rpc import RpcConsumer, RpcProxy
 
@@ -94,6 +95,7 @@ class ReliableEventHandler(EventHandler):
 event_handler = ReliableEventHandler.decorator
 
 
+@deserialize_to_instance  # a service whose own call timed out passes it on as itself (503)
 class RpcTimeout(Exception):
     pass
 
