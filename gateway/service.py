@@ -240,7 +240,10 @@ class GatewayService:
     @api
     def staff_case(self, request, complaint_id):
         principal = self._staff(request)
-        return json_response(self.intake.get_complaint(complaint_id, principal.as_rpc()))
+        # X5/R15: the one place the office reads the contact phone whole (to call back);
+        # intake audits each such read. Everyone else, everywhere else: masked.
+        return json_response(self.intake.get_complaint(complaint_id, principal.as_rpc(),
+                                                       reveal_contact=True))
 
     @http("POST", "/api/v1/staff/cases/<string:complaint_id>/communications")
     @api

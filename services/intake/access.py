@@ -13,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 STAFF_ROLES = ("handler", "head", "office", "leader")
+
+# Who did it, shown instead of an anonymous complainant's name or id (X5).
+ANONYMOUS_LABEL = "匿名诉求人"
 UNIT_ROLES = ("handler", "head")
 
 # action -> the roles that may take it (besides the case-specific checks below)
@@ -92,3 +95,25 @@ def sees_identity(viewer: Viewer, anonymous: bool, complainant_id: str) -> bool:
     """X5: the anonymous-to-handler option hides the complainant from the unit, never from
     the office (or from the complainant)."""
     return not anonymous or viewer.has("office") or viewer.id == complainant_id
+
+
+def masks_phones(viewer: Viewer) -> bool:
+    """X5: staff read every phone number typed into a case masked (the office reads the
+    contact phone whole in one place only: `reveals_contact_phone`); the complainant reads
+    their own case as they and the unit wrote it."""
+    return viewer.is_staff
+
+
+def reveals_contact_phone(viewer: Viewer, asked: bool) -> bool:
+    """The office, when it asks for it to call the complainant back (an audited read)."""
+    return asked and viewer.has("office")
+
+
+def redact_identity(text: str, name: str | None, complainant_id: str | None) -> str:
+    """`text` with an anonymous complainant's name and id (typed into their complaint, or
+    by staff who learnt it) replaced by ANONYMOUS_LABEL. A one-letter name would hit
+    ordinary words, so names are redacted from two characters on."""
+    for identity in (complainant_id, name):
+        if identity and len(identity) >= 2 and identity in text:
+            text = text.replace(identity, ANONYMOUS_LABEL)
+    return text

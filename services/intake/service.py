@@ -24,9 +24,12 @@ from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common import metrics
 from services.common.health import HealthMixin
 from services.common.logs import LogContext, bind_complaint
+from services.common.privacy import mask_contact, mask_phones, masked_deep
 from services.common.settings import Settings, SettingsProvider
 from services.intake import calls, domain
-from services.intake.access import CaseFacts, Viewer, may_act, may_read, sees_identity
+from services.intake.access import (ANONYMOUS_LABEL, CaseFacts, Viewer, masks_phones, may_act,
+                                    may_read, redact_identity, reveals_contact_phone,
+                                    sees_identity)
 from services.intake.lifecycle import Case, Communication, Refused, Status
 from services.intake.models import (Attachment, AuditEntry, CaseLink, CommunicationRecord,
                                     Complaint, DailyCounter, HotlineCall, TimelineEntry)
@@ -381,9 +384,11 @@ class IntakeService(HealthMixin):
 
     # ------------------------------------------------------------------ reading
     @rpc(expected_exceptions=EXPECTED)
-    def get_complaint(self, complaint_id, viewer):
+    def get_complaint(self, complaint_id, viewer, reveal_contact=False):
         """The case as `viewer` may see it. A case the viewer may not see does not exist for
-        them (NotFound), so nobody learns which numbers are taken."""
+        them (NotFound), so nobody learns which numbers are taken. Staff read phone numbers
+        masked (X5); `reveal_contact`: the office's case view, from which it calls the
+        complainant back, shows the contact phone whole, and that read is audited (R15)."""
         viewer = _viewer(viewer)
         with self.db.session() as session:
             complaint = _readable(session, complaint_id, viewer)
@@ -405,7 +410,13 @@ class IntakeService(HealthMixin):
                                  for link in session.execute(select(CaseLink).where(
                                      CaseLink.complaint_id == complaint.id)).scalars()]
                 view["similar"] = self.similar.similar_to(session, complaint, self.clock.now())
-            return _hide_identity(view, complaint, viewer)
+            view = _shown_to(view, complaint, viewer)
+        if reveals_contact_phone(viewer, reveal_contact) and complaint.contact_phone:
+            with self.db.unit_of_work() as uow:
+                _audit(uow, complaint.id, viewer.id, "office", "view_contact_phone",
+                       {"note": "查看联系电话"})
+            view["contact_phone"] = complaint.contact_phone
+        return view
 
     # ------------------------------------------------------------------ attachments
     @rpc(expected_exceptions=EXPECTED)
@@ -432,7 +443,7 @@ class IntakeService(HealthMixin):
                                            added_at=now, **attachment))
                 _append(uow.session, complaint.id, domain.TimelineLine(
                     "attachment", f"添加{domain.KIND_LABELS[attachment['kind']]}附件",
-                    viewer.name or viewer.id), now)
+                    _actor_name(complaint, viewer.id, viewer.name)), now)
                 _audit(uow, complaint.id, viewer.id, viewer.main_role(), "attach",
                        {"attachment": [None, attachment["sha256"]]})
         return attachment
@@ -482,8 +493,8 @@ class IntakeService(HealthMixin):
         with self.db.session() as session:
             rows = session.execute(statement).scalars().all()
             now = self.clock.now()
-            return [_hide_identity(_with_time_left(CaseSummarySchema().dump(c), c, now), c,
-                                   viewer) for c in rows]
+            return [_shown_to(_with_time_left(CaseSummarySchema().dump(c), c, now), c, viewer)
+                    for c in rows]
 
     @rpc(expected_exceptions=EXPECTED)
     def list_filed_by(self, complainant_prefix, query=None):
@@ -543,14 +554,14 @@ class IntakeService(HealthMixin):
 
     @rpc(expected_exceptions=EXPECTED)
     def audit_log(self, complaint_id, viewer):
-        """X6: the office reads every action on a case."""
+        """X6: the office reads every action on a case (the numbers typed into it masked)."""
         viewer = _viewer(viewer)
         if not viewer.has("office"):
             raise NotFound(f"complaint {complaint_id} not found")
         with self.db.session() as session:
             _readable(session, complaint_id, viewer)
             return [{"at": e.at.isoformat(), "actor_id": e.actor_id, "actor_role": e.actor_role,
-                     "action": e.action, "changes": json.loads(e.changes)}
+                     "action": e.action, "changes": masked_deep(json.loads(e.changes))}
                     for e in session.execute(select(AuditEntry).where(
                         AuditEntry.complaint_id == complaint_id)
                         .order_by(AuditEntry.id)).scalars()]
@@ -839,7 +850,8 @@ class IntakeService(HealthMixin):
                 return
             complaint = _locked_or_fail(uow.session, event["complaint_id"])
             complaint.last_rating = event["level"]
-            rater = Viewer(event["rater"]["id"], event["rater"].get("name"), ("complainant",))
+            rater = Viewer(event["rater"]["id"], _actor_name(
+                complaint, event["rater"]["id"], event["rater"].get("name")), ("complainant",))
             self._transition(uow, complaint, event["decision"], rater, event["occurred_at"],
                              note=f"评价:{domain.LEVEL_LABELS[event['level']]}"
                                   + (f",{event['comment']}" if event["comment"] else ""),
@@ -909,11 +921,50 @@ def _with_time_left(view: dict, complaint: Complaint, now) -> dict:
     return view
 
 
-def _hide_identity(view: dict, complaint: Complaint, viewer: Viewer) -> dict:
-    if not sees_identity(viewer, complaint.anonymous, complaint.complainant_id):
-        view["complainant_id"] = None
-        view["complainant_name"] = None
-        view["contact_phone"] = None
+def _actor_name(complaint: Complaint, person_id: str, name: str | None) -> str:
+    """Who did it, as the timeline records it: the complainant as the case knows them (so
+    that `_shown_to` can hide them on an anonymous case, whatever name a later token
+    carries); anyone else by their name."""
+    if person_id == complaint.complainant_id:
+        return complaint.complainant_name or complaint.complainant_id
+    return name or person_id
+
+
+# What people type into a case (and staff into its records): where phone numbers and an
+# anonymous complainant's name can hide.
+_FREE_TEXT = ("title", "content", "location", "reply_text", "instruction")
+
+
+def _shown_to(view: dict, complaint: Complaint, viewer: Viewer) -> dict:
+    """X5: a case (or a list line) as `viewer` may read it. Staff read every phone number
+    masked; a unit (or leader) reading an anonymous complainant's case reads neither their
+    name nor their id, in the fields, in what was typed, or as the one who acted (their
+    attachments, their rating). The complainant reads their case as it was written."""
+    hidden = not sees_identity(viewer, complaint.anonymous, complaint.complainant_id)
+    masking = masks_phones(viewer)
+
+    def text(value):
+        if not isinstance(value, str):
+            return value
+        if hidden:
+            value = redact_identity(value, complaint.complainant_name, complaint.complainant_id)
+        return mask_phones(value) if masking else value
+
+    for key in _FREE_TEXT:
+        if key in view:
+            view[key] = text(view[key])
+    for line in view.get("timeline") or ():
+        line["text"] = text(line["text"])
+        if hidden and line["actor"] and line["actor"] in (complaint.complainant_name,
+                                                          complaint.complainant_id):
+            line["actor"] = ANONYMOUS_LABEL
+    for record in view.get("communications") or ():
+        record["with_whom"], record["summary"] = text(record["with_whom"]), text(record["summary"])
+    for step in view.get("timetable") or ():
+        step["title"] = text(step.get("title"))
+    view["contact_phone"] = mask_contact(complaint.contact_phone)
+    if hidden:
+        view["complainant_id"] = view["complainant_name"] = view["contact_phone"] = None
     return view
 
 

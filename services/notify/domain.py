@@ -1,9 +1,10 @@
 """What notify says to whom, free of any sending machinery."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from services.common.contracts import CATEGORIES
+from services.common.privacy import mask_phones
 
 TEMPLATES = {
     "timetable_set": "您的诉求 {number} 需要较长时间解决,承办单位已制定时间表:{steps}。",
@@ -44,6 +45,14 @@ class Message:
 
 def render(template: str, **values) -> str:
     return TEMPLATES[template].format(**values)
+
+
+def as_sent(message: Message) -> Message:
+    """X5: a notice to staff carries no phone number whole (a reason or a note typed by a
+    handler may hold one); the complainant reads theirs as it was written."""
+    if message.recipient_role == "complainant":
+        return message
+    return replace(message, text=mask_phones(message.text))
 
 
 # Where a complainant hears from us: the way they came in (hotline callers get an SMS; an

@@ -23,8 +23,13 @@ class LoggingSender:
     name = "logging"
 
     def send(self, notification) -> None:
-        log.info("notify %s %s via %s [%s]: %s", notification.recipient_role,
-                 notification.recipient_id, notification.channel, notification.template,
+        # X5: a complainant is not named in the logs (an anonymous one least of all); the
+        # notice and the case are, which is what tracing a delivery needs.
+        recipient = notification.recipient_role
+        if recipient != "complainant":
+            recipient = f"{recipient} {notification.recipient_id}"
+        log.info("notify %s %s (complaint %s) via %s [%s]: %s", notification.id, recipient,
+                 notification.complaint_id, notification.channel, notification.template,
                  notification.text)
 
 

@@ -154,7 +154,7 @@ class NotifyService(HealthMixin):
                 id=str(uuid.uuid4()), complaint_id=event["complaint_id"],
                 event_id=event["event_id"], status="pending", attempts=0,
                 created_at=uow.clock.now(),
-                **dict(vars(message), address=message.address
+                **dict(vars(domain.as_sent(message)), address=message.address
                        or domain.address_for(message, phone_of))) for message in messages]
             uow.session.add_all(recorded)
         if not recorded:

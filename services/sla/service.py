@@ -20,6 +20,7 @@ from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common import metrics
 from services.common.health import HealthMixin
 from services.common.logs import LogContext, bind_complaint
+from services.common.privacy import mask_phones
 from services.common.settings import Settings, SettingsProvider
 from services.sla.calendar import calendar_for
 from services.sla.domain import DeadlinePolicy, limits_from_settings
@@ -352,7 +353,8 @@ class SlaService(HealthMixin):
     # ------------------------------------------------------------------ reading
     @rpc
     def get_deadlines(self, complaint_id):
-        """Every target of a case with its state, and the extensions asked for."""
+        """Every target of a case with its state, and the extensions asked for. Staff read
+        it (the gateway's deadlines view): numbers typed into a reason or a title masked (X5)."""
         with self.db.session() as session:
             rows = session.execute(select(Deadline).where(
                 Deadline.complaint_id == complaint_id)
@@ -366,6 +368,10 @@ class SlaService(HealthMixin):
             dumped = DeadlineSchema(many=True).dump(rows)
             for row, shown in zip(rows, dumped):
                 shown["extensions"] = ExtensionSchema(many=True).dump(by_deadline.get(row.id, []))
+                shown["title"] = mask_phones(shown["title"]) if shown["title"] else None
+                for extension in shown["extensions"]:
+                    extension["reason"] = mask_phones(extension["reason"])
+                    extension["note"] = mask_phones(extension.get("note"))
             return dumped
 
 

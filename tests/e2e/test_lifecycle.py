@@ -213,7 +213,12 @@ def test_anonymity_hides_the_complainant_from_the_unit_but_not_the_office(app):
     assert unit_view["complainant_id"] is None and unit_view["contact_phone"] is None
     office_view = app.case("office", case_id)
     assert office_view["complainant_id"] == "s-2023001"
-    assert office_view["contact_phone"] == "139****5678"
+    # the office's case view is where it calls back from: the number whole, the read audited
+    assert office_view["contact_phone"] == "13912345678"
+    audit = app.get("office", f"/api/v1/staff/cases/{case_id}/audit").json()
+    assert "view_contact_phone" in [entry["action"] for entry in audit]
+    listed = {c["id"]: c for c in app.get("office", "/api/v1/staff/cases").json()}
+    assert listed[case_id]["contact_phone"] == "139****5678"  # masked everywhere else
     listed = app.get("handler", "/api/v1/staff/cases").json()
     assert all(c["complainant_id"] is None for c in listed if c["id"] == case_id)
 

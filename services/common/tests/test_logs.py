@@ -52,9 +52,13 @@ def test_context_filter_stamps_service_and_ids(log_context):
 
 
 def test_context_filter_stamps_none_outside_a_worker():
+    # Outside a worker: unbound (a worker_factory test run before may have bound this thread).
+    tokens = (correlation_id_var.set(None), complaint_id_var.set(None))
     rec = record("hello")
 
     ContextFilter("intake").filter(rec)
+    correlation_id_var.reset(tokens[0])
+    complaint_id_var.reset(tokens[1])
 
     assert rec.correlation_id is None and rec.complaint_id is None
 

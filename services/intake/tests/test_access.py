@@ -38,3 +38,20 @@ def test_anonymity_hides_the_complainant_from_the_unit_not_from_the_office():
     assert sees_identity(OFFICE, anonymous=True, complainant_id="s1") is True
     assert sees_identity(OWNER, anonymous=True, complainant_id="s1") is True
     assert sees_identity(HANDLER, anonymous=False, complainant_id="s1") is True
+
+
+def test_an_anonymous_complainants_name_and_id_are_redacted_from_text():
+    from services.intake.access import ANONYMOUS_LABEL, redact_identity
+
+    assert redact_identity("我是欧阳明月,学号 s-2025-7788", "欧阳明月", "s-2025-7788") == \
+        f"我是{ANONYMOUS_LABEL},学号 {ANONYMOUS_LABEL}"
+    assert redact_identity("王五反映", "王", "s1") == "王五反映"  # one letter: no
+    assert redact_identity("nothing", None, "s-2025-7788") == "nothing"
+
+
+def test_staff_read_phones_masked_and_only_the_office_asks_for_the_contact_phone():
+    from services.intake.access import masks_phones, reveals_contact_phone
+
+    assert masks_phones(HANDLER) and masks_phones(OFFICE) and not masks_phones(OWNER)
+    assert reveals_contact_phone(OFFICE, True) and not reveals_contact_phone(OFFICE, False)
+    assert not reveals_contact_phone(HANDLER, True) and not reveals_contact_phone(OWNER, True)

@@ -95,3 +95,33 @@ def test_senders_are_chosen_per_channel_from_the_settings():
     assert isinstance(configured.sender_for("sms"), HttpSmsSender)
     assert isinstance(configured.sender_for("wechat"), WeChatTemplateSender)
     assert isinstance(configured.sender_for("open311"), LoggingSender)
+
+
+def test_notices_to_staff_carry_no_phone_whole_and_the_complainants_are_as_written():
+    # X5: a handler's reason or note may hold a number; staff read it masked.
+    to_head = domain.Message("head", "u-hqc-head", "郑国强", "app", "extension_requested",
+                             "诉求 JS-20261124-0001 申请延期:需联系 0531-88117897 厂家")
+    to_complainant = domain.Message("complainant", "s1", "张三", "app", "complaint_replied",
+                                    "您的诉求已答复:如再停水请拨打 0531-88117897")
+
+    assert domain.as_sent(to_head).text == "诉求 JS-20261124-0001 申请延期:需联系 0531-****7897 厂家"
+    assert domain.as_sent(to_complainant) == to_complainant
+
+
+def test_the_logging_sender_does_not_log_who_the_complainant_is(caplog):
+    from types import SimpleNamespace
+
+    from services.notify.senders import LoggingSender
+
+    notice = SimpleNamespace(id="n-1", complaint_id="c-1", recipient_role="complainant",
+                             recipient_id="s-2025-7788", recipient_name="欧阳明月",
+                             channel="app", template="complaint_closed", text="您的诉求已办结")
+    with caplog.at_level("INFO", logger="jiesu.notify.sender"):
+        LoggingSender().send(notice)
+        LoggingSender().send(SimpleNamespace(**dict(vars(notice), recipient_role="handler",
+                                               recipient_id="u-hqc-1")))
+
+    first, second = (record.getMessage() for record in caplog.records)
+    assert "s-2025-7788" not in first and "欧阳明月" not in first
+    assert "n-1" in first and "c-1" in first and "complaint_closed" in first
+    assert "u-hqc-1" in second  # staff are named: it is their work
