@@ -122,6 +122,14 @@ class MilestoneStatusSchema(Schema):
     status = fields.String()
 
 
+class HealthSchema(Schema):
+    """services/common/health.py alive()."""
+    status = fields.String(metadata={"example": "ok"})
+    instance = fields.String(allow_none=True, metadata={
+        "description": "the id of the run this process belongs to (a start-up checks that the "
+                       "gateway answering is its own)"})
+
+
 # Keys a service adds to what its schema dumps (services/intake/service.py get_complaint
 # and _with_time_left, services/sla/service.py get_deadlines); the rest of each view retypes
 # fields of its base. Keys missing from some answers are `optional`.
@@ -154,6 +162,7 @@ RESPONSE_SCHEMAS = {
     "TimetableOut": (sla.TimetableOutSchema, set()),
     "MilestoneOut": (sla.MilestoneOutSchema, set()),
     "MilestoneStatus": (MilestoneStatusSchema, set()),
+    "Health": (HealthSchema, set()),
 }
 
 
@@ -180,10 +189,6 @@ class AuditEntrySchema(Schema):
 
 class AttachmentOutSchema(intake.AttachmentSchema):
     url = fields.String()
-
-
-class HealthSchema(Schema):
-    status = fields.String(metadata={"example": "ok"})
 
 
 # ------------------------------------------------------------------ Open311 GeoReport v2

@@ -324,6 +324,13 @@ def test_a_timetable_on_the_case_has_its_documented_keys(intake):
     assert set(step["required"]) <= set(shown) <= set(step["properties"])
 
 
+def test_the_health_answer_matches_the_document():
+    from services.common.health import alive
+
+    _conforms(openapi_document(), "get", "/healthz", 200, alive())
+    _conforms(openapi_document(), "get", "/healthz", 200, dict(alive(), instance="a1b2c3"))
+
+
 @pytest.fixture
 def sla():
     from services.sla.models import metadata

@@ -278,7 +278,7 @@ def _sweep(world, operation, document, findings, session):
     names = [p.name for p in operation.path_parameters]
     method = operation.method.lower()
     media = document["paths"][operation.path][method].get("requestBody", {}).get("content", {})
-    if "application/json" in media:
+    if "example" in media.get("application/json", {}):
         body = {"body": media["application/json"]["example"], "media_type": "application/json"}
     elif operation.path.endswith("/attachments") and method == "post":
         body = {"body": JPEG, "media_type": "application/octet-stream"}
