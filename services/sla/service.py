@@ -33,6 +33,12 @@ from services.sla.schemas import (DeadlineSchema, ExtensionDecisionSchema, Exten
 GRADE_ORDER = ("simple", "general", "complex")
 POLL_SECONDS = 1
 STOP_ON = ("close", "screen_out", "merge")
+# How far ahead an extension or a timetable's date may be set: a matter that needs longer is
+# re-planned within the year, and a date centuries ahead would only be a typo (or a probe).
+HORIZON = timedelta(days=366)
+IN_THE_PAST = "不能早于当前时间 (must not be in the past)"
+TOO_FAR = "不能晚于一年之后 (must be within a year from now)"
+BEFORE_FILING = "须晚于诉求提交时间 (must be after the complaint was filed)"
 
 
 class SlaPolicy:
@@ -225,7 +231,11 @@ class SlaService(HealthMixin):
             deadline = _current_resolution(uow.session, complaint_id)
             if deadline is None or not _in_unit(viewer, deadline, ("handler", "head")):
                 raise NotFound(f"complaint {complaint_id} not found")
-            if request["new_due_at"] <= deadline.due_at:
+            new_due_at, now = request["new_due_at"], uow.clock.now()
+            if new_due_at <= now or new_due_at > now + HORIZON:
+                raise InvalidInput({"new_due_at": [_out_of_bounds(new_due_at, now, now,
+                                                                  IN_THE_PAST)]})
+            if new_due_at <= deadline.due_at:
                 raise InvalidInput({"new_due_at": ["须晚于当前办理时限 (must be later than the "
                                                    "current deadline)"]})
             if uow.session.execute(select(Extension.id).where(
@@ -257,6 +267,14 @@ class SlaService(HealthMixin):
                 raise NotFound(f"extension {extension_id} not found")
             if extension.status != "requested":
                 raise Conflict({"code": "already_decided", "message": "该延期申请已处理"})
+            if extension.requested_by == viewer["id"]:
+                # X2: asking and granting are two people's decisions, or a head could give
+                # themselves any time they like.
+                raise Conflict({"code": "own_extension_request",
+                                "message": "不能审批本人提出的延期申请,请由接诉即办工作办公室或"
+                                           "本单位其他负责人审批 (you cannot decide your own "
+                                           "extension request: the office or another head "
+                                           "of the unit decides)"})
             now = uow.clock.now()
             extension.status = "approved" if decision["approve"] else "refused"
             extension.decided_by, extension.decided_at = viewer["id"], now
@@ -289,6 +307,17 @@ class SlaService(HealthMixin):
                     Deadline.status == "pending")).first():
                 raise Conflict({"code": "timetable_exists", "message": "已有进行中的时间表"})
             now = uow.clock.now()
+            filed_at = uow.session.execute(select(func.min(Deadline.starts_at)).where(
+                Deadline.complaint_id == complaint_id, Deadline.kind == "resolution")).scalar()
+            errors = {}
+            for index, step in enumerate(timetable["milestones"]):
+                wrong = {field: [_out_of_bounds(step[field], now, filed_at, BEFORE_FILING)]
+                         for field in ("due_at", "feedback_due_at") if step[field] is not None
+                         and not filed_at < step[field] <= now + HORIZON}
+                if wrong:
+                    errors[index] = wrong
+            if errors:
+                raise InvalidInput({"milestones": errors})
             milestones = []
             for step in timetable["milestones"]:
                 milestone_id = str(uuid.uuid4())
@@ -380,6 +409,11 @@ def _load(schema, raw):
         return schema().load(raw)
     except ValidationError as exc:
         raise InvalidInput(exc.messages)
+
+
+def _out_of_bounds(moment, now, earliest, too_early: str) -> str:
+    """Why `moment` is not in (earliest, now + HORIZON]."""
+    return too_early if moment <= earliest else TOO_FAR
 
 
 def _in_unit(viewer: dict, deadline: Deadline, roles) -> bool:

@@ -1,5 +1,5 @@
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from services.common.clock import ManualClock
 from services.common.contracts import build_event, load_event
+from services.common.errors import Conflict, InvalidInput
 from services.common.settings import Settings
 from services.common.testing import InMemoryDatabase
 from services.sla.models import Deadline, metadata
@@ -109,8 +110,6 @@ def test_get_deadlines_of_an_unknown_case_is_empty(service):
 
 
 def test_a_redo_round_gets_a_new_deadline_from_its_dispatch(db):
-    from datetime import timedelta
-
     service = worker_factory(SlaService, db=db, policy=SlaPolicy(Settings()), settings=Settings())
     first = assigned()
     service.on_complaint_assigned(first)
@@ -127,3 +126,136 @@ def test_a_redo_round_gets_a_new_deadline_from_its_dispatch(db):
     assert [d["round"] for d in deadlines] == [0, 1]
     assert datetime.fromisoformat(deadlines[1]["starts_at"]) == redispatched_at
     assert len(resolution_events(db)) == 2
+
+
+# ------------------------------------------------------------------ extensions and timetables
+HANDLER = {"id": "u-hqc-1", "name": "冯涛", "roles": ["handler"], "unit": "logistics"}
+HEAD = {"id": "u-hqc-head", "name": "韩梅", "roles": ["head"], "unit": "logistics"}
+DEPUTY = {"id": "u-hqc-head-2", "name": "陈立", "roles": ["head"], "unit": "logistics"}
+OFFICE = {"id": "u-office-1", "name": "周敏", "roles": ["office"], "unit": "office"}
+NOW = ASSIGNED                          # the db fixture's clock
+CURRENT_DUE = datetime(2026, 11, 27, 17, 30, tzinfo=SH)
+
+
+def ask(service, new_due_at, viewer=HANDLER):
+    when = new_due_at if isinstance(new_due_at, str) else new_due_at.isoformat()
+    return service.request_extension(COMPLAINT_ID, viewer,
+                                     {"reason": "需采购配件", "new_due_at": when})
+
+
+def field_errors(raised) -> dict:
+    return raised.value.args[0]
+
+
+def test_an_extension_within_a_year_is_asked_for(service):
+    service.on_complaint_assigned(assigned("general"))
+
+    asked = ask(service, NOW + timedelta(days=366))
+
+    assert asked["status"] == "requested"
+
+
+@pytest.mark.parametrize("new_due_at, reason", [
+    (NOW + timedelta(days=367), "一年"),
+    (datetime(2099, 12, 31, tzinfo=SH), "一年"),
+    # Beyond the years any API takes (services.common.fields.Moment): the first took 6.5 s
+    # to approve, the last ones are not even representable in UTC (a 500 where compared).
+    (datetime(3000, 1, 1, tzinfo=SH), "out of range"),
+    ("9999-12-31T23:59:59+08:00", "out of range"),
+    ("9999-12-31T23:59:59-05:00", "out of range"),
+    ("0001-01-01T00:00:00+08:00", "out of range"),
+], ids=lambda value: str(value)[:10])
+def test_an_extension_too_far_ahead_or_out_of_range_is_refused(service, db, new_due_at,
+                                                               reason):
+    service.on_complaint_assigned(assigned("general"))
+
+    with pytest.raises(InvalidInput) as raised:
+        ask(service, new_due_at)
+
+    assert reason in str(field_errors(raised)["new_due_at"])
+    assert not db.events("extension_requested")
+
+
+def test_an_extension_to_a_moment_already_past_is_refused(service, db):
+    service.on_complaint_assigned(assigned("general"))
+    db.clock.set(CURRENT_DUE + timedelta(days=2))     # the case is overdue
+
+    with pytest.raises(InvalidInput) as raised:
+        ask(service, CURRENT_DUE + timedelta(days=1))  # later than the deadline, but past
+
+    assert "past" in str(field_errors(raised)["new_due_at"])
+
+
+def test_the_head_who_asked_cannot_approve_it(service, db):
+    service.on_complaint_assigned(assigned("general"))
+    asked = ask(service, NOW + timedelta(days=2), viewer=HEAD)
+
+    with pytest.raises(Conflict) as raised:
+        service.decide_extension(COMPLAINT_ID, asked["id"], HEAD, {"approve": True})
+
+    assert raised.value.args[0]["code"] == "own_extension_request"
+    assert "本人" in raised.value.args[0]["message"]
+    assert not db.events("extension_decided")
+    assert deadlines(db)[0].due_at == CURRENT_DUE
+
+
+@pytest.mark.parametrize("decider", [DEPUTY, OFFICE], ids=["another head", "the office"])
+def test_a_heads_request_is_decided_by_another_head_or_the_office(service, db, decider):
+    service.on_complaint_assigned(assigned("general"))
+    asked = ask(service, NOW + timedelta(days=2), viewer=HEAD)
+
+    decided = service.decide_extension(COMPLAINT_ID, asked["id"], decider, {"approve": True})
+
+    assert decided["status"] == "approved" and decided["decided_by"] == decider["id"]
+    assert deadlines(db)[0].due_at == NOW + timedelta(days=2)
+
+
+def test_a_handlers_request_is_approved_by_the_head(service, db):
+    service.on_complaint_assigned(assigned("general"))
+    asked = ask(service, NOW + timedelta(days=2))
+
+    assert service.decide_extension(COMPLAINT_ID, asked["id"], HEAD,
+                                    {"approve": True})["status"] == "approved"
+
+
+def timetable(*steps):
+    return {"milestones": [dict({"title": f"第{n}步"}, **step)
+                           for n, step in enumerate(steps, 1)]}
+
+
+def test_a_timetable_within_a_year_is_set(service, db):
+    service.on_complaint_assigned(assigned("complex"))
+
+    shown = service.set_timetable(COMPLAINT_ID, HANDLER, timetable(
+        {"due_at": (NOW + timedelta(days=30)).isoformat(),
+         "feedback_due_at": (NOW + timedelta(days=14)).isoformat()},
+        {"due_at": (NOW + timedelta(days=366)).isoformat()}))
+
+    assert len(shown["milestones"]) == 2
+    assert len(deadlines(db, "milestone")) == 2 and len(deadlines(db, "feedback")) == 1
+
+
+@pytest.mark.parametrize("field, value, reason", [
+    ("due_at", (NOW + timedelta(days=367)).isoformat(), "一年"),
+    ("due_at", "2099-12-31T00:00:00+08:00", "一年"),
+    ("due_at", "9999-12-31T00:00:00+08:00", "out of range"),    # answered 500
+    ("feedback_due_at", (NOW + timedelta(days=400)).isoformat(), "一年"),
+    ("due_at", (RECEIVED - timedelta(minutes=1)).isoformat(), "filed"),
+    ("feedback_due_at", "2001-01-01T00:00:00+08:00", "filed"),
+    ("due_at", "9999-12-31T23:59:59-05:00", "out of range"),
+    ("feedback_due_at", "0001-01-01T00:00:00+08:00", "out of range"),
+])
+def test_a_milestone_before_filing_or_too_far_ahead_is_refused(service, db, field, value,
+                                                               reason):
+    service.on_complaint_assigned(assigned("complex"))
+    second = {"due_at": (NOW + timedelta(days=60)).isoformat()}
+    second[field] = value
+
+    with pytest.raises(InvalidInput) as raised:
+        service.set_timetable(COMPLAINT_ID, HANDLER, timetable(
+            {"due_at": (NOW + timedelta(days=30)).isoformat()}, second))
+
+    errors = field_errors(raised)["milestones"]
+    assert list(errors) in ([1], ["1"])          # the second step, named
+    assert reason in str(errors)
+    assert not deadlines(db, "milestone") and not db.events("timetable_set")
