@@ -55,22 +55,27 @@ _patch_psycopg_for_eventlet()
 
 
 def make_engine(url: str, pool_size: int = 10):
+    # X5: a failed statement's parameters (names, phones, texts) stay out of exception
+    # messages and so out of logs and tracebacks; the statement itself is enough to debug.
+    private = {"hide_parameters": True}
     if url.startswith("sqlite"):
         # One connection per process: SQLite locks the whole file, and a busy-wait inside
         # the C library would block every greenthread; queueing on the pool is green.
         connect_args = {"check_same_thread": False, "timeout": 30}
         if make_url(url).database in (None, "", ":memory:"):
             # An in-memory database lives in its connection: keep exactly that one.
-            engine = create_engine(url, poolclass=StaticPool, connect_args=connect_args)
+            engine = create_engine(url, poolclass=StaticPool, connect_args=connect_args,
+                                   **private)
         else:
             engine = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=60,
-                                   connect_args=connect_args)
+                                   connect_args=connect_args, **private)
         _sqlite_real_transactions(engine)
         return engine
     # No pre-ping: it costs a round trip per transaction. A connection broken by a database
     # restart fails its unit of work, which the consumer's retry or the relay's next pass
     # repeats on a fresh connection (SQLAlchemy discards the broken one).
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
+                         **private)
 
 
 def _sqlite_real_transactions(engine) -> None:

@@ -17,6 +17,7 @@ TEMPLATES = {
     "extension_requested": "【延期申请】诉求 {number} 申请延期至 {new_due}:{reason},请审批。",
     "extension_approved": "您的诉求 {number} 办理时限已延长至 {new_due},原因:{reason}。",
     "extension_refused": "诉求 {number} 的延期申请未获同意,请按原时限 {old_due} 办结。",
+    "extension_granted": "诉求 {number} 的延期申请已同意,新时限 {new_due},请按时办结。",
     "complaint_screened_out": "您的诉求(编号 {number})不属于本平台受理范围。{reply}",
     "complaint_replied": "您的诉求 {number} 已由{unit}答复:{note}。请对办理结果进行评价。",
     "complaint_closed": "您的诉求 {number} 已办结,感谢您的评价与监督。",
@@ -172,16 +173,20 @@ def extension_messages(event: dict, contact) -> list[Message]:
     values = dict(number=event.get("number") or event["complaint_id"],
                   new_due=_local(event["new_due_at"]), old_due=_local(event["old_due_at"]),
                   reason=event["reason"])
+    requester = event["requested_by"]
     if event["event_type"] == "extension_requested":
         head = event.get("unit_head")
-        return [Message("head", head["id"], head.get("name"), "app", "extension_requested",
-                        render("extension_requested", **values))] if head else []
-    requester = event["requested_by"]
+        # The one who asked may not decide: a head's own request goes to the office.
+        if head and head["id"] != requester["id"]:
+            return [Message("head", head["id"], head.get("name"), "app",
+                            "extension_requested", render("extension_requested", **values))]
+        return [Message("office", OFFICE[0], OFFICE[1], "app", "extension_requested",
+                        render("extension_requested", **values))]
     if event["status"] == "refused":
         return [Message("handler", requester["id"], requester.get("name"), "app",
                         "extension_refused", render("extension_refused", **values))]
     messages = [Message("handler", requester["id"], requester.get("name"), "app",
-                        "extension_approved", render("extension_approved", **values))]
+                        "extension_granted", render("extension_granted", **values))]
     if contact is not None:  # X2: the complainant sees the clock move, and why
         messages.append(Message("complainant", contact.complainant_id, contact.complainant_name,
                                 reply_channel(contact.complainant_id, contact.channel),

@@ -146,3 +146,23 @@ def test_emit_refuses_an_event_that_breaks_its_contract(db):
 
     assert value(db) == 0
     assert db.outbox == []
+
+
+def test_a_failed_statement_does_not_carry_its_parameters():
+    # X5: an exception's text reaches logs and tracebacks; the values bound into it (names,
+    # phone numbers, complaint texts) must not.
+    from sqlalchemy import text
+    from sqlalchemy.exc import StatementError
+
+    from services.common.db import make_engine
+
+    engine = make_engine("sqlite:///:memory:")
+    with engine.connect() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER PRIMARY KEY)"))
+        conn.execute(text("INSERT INTO t VALUES (:x)"), {"x": 13655554321})
+        try:
+            conn.execute(text("INSERT INTO t VALUES (:x)"), {"x": 13655554321})
+        except StatementError as exc:
+            assert "13655554321" not in str(exc)
+        else:
+            raise AssertionError("the duplicate key was accepted")

@@ -125,3 +125,39 @@ def test_the_logging_sender_does_not_log_who_the_complainant_is(caplog):
     assert "s-2025-7788" not in first and "欧阳明月" not in first
     assert "n-1" in first and "c-1" in first and "complaint_closed" in first
     assert "u-hqc-1" in second  # staff are named: it is their work
+
+
+def _extension_event(event_type, requester, head, **more):
+    from datetime import datetime, timezone
+
+    return {"event_type": event_type, "complaint_id": "c-1", "number": "JS-20261201-0001",
+            "new_due_at": datetime(2026, 12, 8, 9, 30, tzinfo=timezone.utc),
+            "old_due_at": datetime(2026, 12, 4, 9, 30, tzinfo=timezone.utc),
+            "reason": "需厂家配件", "requested_by": requester, "unit_head": head, **more}
+
+
+def test_a_request_goes_to_the_head_and_a_heads_own_request_to_the_office():
+    handler = {"id": "u-hqc-1", "name": "王师傅"}
+    head = {"id": "u-hqc-head", "name": "郑国强"}
+
+    [to_head] = domain.extension_messages(_extension_event("extension_requested", handler, head),
+                                          None)
+    [to_office] = domain.extension_messages(_extension_event("extension_requested", head, head),
+                                            None)
+
+    assert (to_head.recipient_role, to_head.recipient_id) == ("head", "u-hqc-head")
+    # The head who asked cannot decide it (sla refuses): the office must hear of it.
+    assert (to_office.recipient_role, to_office.recipient_id) == ("office", "office")
+
+
+def test_an_approved_extension_tells_the_handler_as_staff_and_the_complainant_as_such():
+    from types import SimpleNamespace
+
+    contact = SimpleNamespace(complainant_id="s1", complainant_name="张三", channel="app")
+    handler = {"id": "u-hqc-1", "name": "王师傅"}
+    to_handler, to_complainant = domain.extension_messages(_extension_event(
+        "extension_decided", handler, None, status="approved"), contact)
+
+    assert to_handler.template == "extension_granted" and "您的诉求" not in to_handler.text
+    assert to_complainant.template == "extension_approved"
+    assert to_complainant.text.startswith("您的诉求")
