@@ -28,6 +28,8 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
+
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
 
 
@@ -225,3 +227,19 @@ class PrivateRabbit:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+
+@pytest.fixture
+def private_rabbit(tmp_path):
+    """A RabbitMQ node of the test's own, with the management API, which the test may stop
+    and start; the shared broker is never touched. A conftest.py makes it a fixture of its
+    tests by importing it."""
+    why_not = available()
+    if why_not:
+        pytest.fail(f"a private RabbitMQ node cannot be started here: {why_not}")
+    rabbit = PrivateRabbit(tmp_path / "rabbit", management=True)
+    try:
+        yield rabbit.start()
+    finally:
+        rabbit.stop()

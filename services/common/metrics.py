@@ -17,6 +17,8 @@ from nameko.extensions import DependencyProvider
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily
 
+from services.common.ports import listen
+
 log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -192,7 +194,9 @@ class OpsApp:
         if path == "/metrics":
             return self.metrics(environ, start_response)
         if path == "/healthz":
-            return _json(start_response, "200 OK", {"status": "ok"})
+            from services.common.health import alive  # health imports this module
+
+            return _json(start_response, "200 OK", alive())
         if path == "/readyz":
             problems = self.ready()
             if problems:
@@ -209,11 +213,23 @@ def _json(start_response, status, body):
     return [data]
 
 
-def serve_ops(host: str, port: int, readiness_checks) -> None:
-    """Serve the ops endpoints in a greenthread of this (monkey-patched) process."""
+class OpsServer:
+    def __init__(self, listener, thread):
+        self.listener, self.thread = listener, thread
+
+    def close(self) -> None:
+        self.thread.kill()
+        self.listener.close()
+
+
+def serve_ops(host: str, port: int, readiness_checks) -> OpsServer:
+    """Serve the ops endpoints in a greenthread of this (monkey-patched) process, on a port
+    no other process shares (PortTaken if one listens there already)."""
     import eventlet
     import eventlet.wsgi
 
-    listener = eventlet.listen((host, port))
-    eventlet.spawn_n(eventlet.wsgi.server, listener, OpsApp(readiness_checks), log_output=False)
+    listener = listen(host, port)
+    thread = eventlet.spawn(eventlet.wsgi.server, listener, OpsApp(readiness_checks),
+                            log_output=False)
     log.info("ops endpoints on http://%s:%s (/metrics, /healthz, /readyz)", host, port)
+    return OpsServer(listener, thread)

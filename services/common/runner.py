@@ -23,6 +23,7 @@ import sys  # noqa: E402
 from nameko.runners import ServiceRunner  # noqa: E402
 
 from services.common.logs import configure_logging  # noqa: E402
+from services.common.ports import GATEWAY, PORT_OFFSETS, PortTaken, check_free  # noqa: E402
 from services.common.settings import Settings, SettingsError, nameko_config  # noqa: E402
 
 SERVICE_CLASSES = {
@@ -66,7 +67,6 @@ def run(service_classes, config) -> None:
                 raise
 
 
-PORT_OFFSETS = {"intake": 1, "routing": 2, "sla": 3, "notify": 4, "rating": 5, "gateway": 6}
 
 
 def readiness_checks(services, settings: Settings) -> dict:
@@ -120,11 +120,19 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     configure_logging("+".join(args.services), settings.log_level, settings.log_json)
-    if settings.metrics_port:
-        from services.common.metrics import serve_ops
+    try:
+        if "gateway" in args.services:
+            # nameko's web server binds with SO_REUSEPORT, beside anyone already there
+            check_free([(settings.gateway_host, settings.gateway_port, GATEWAY)])
+        if settings.metrics_port:
+            from services.common.metrics import serve_ops
 
-        serve_ops(settings.metrics_host, settings.metrics_port + PORT_OFFSETS[args.services[0]],
-                  readiness_checks(args.services, settings))
+            serve_ops(settings.metrics_host,
+                      settings.metrics_port + PORT_OFFSETS[args.services[0]],
+                      readiness_checks(args.services, settings))
+    except PortTaken as exc:
+        print(f"error: {exc}.", file=sys.stderr)
+        return 2
     run([service_class(name) for name in args.services], nameko_config(settings))
     return 0
 
