@@ -23,6 +23,7 @@ from gateway.sessions import PENDING, redis_client, sessions_for
 from services.common.bus import rpc_proxy
 from services.common.contracts import CATEGORIES, GRADES
 from services.common.logs import LogContext
+from services.common.health import alive
 from services.common.metrics import EntrypointMetrics
 from services.common.settings import Settings, SettingsProvider
 from services.intake.attachments import AttachmentNotFound, AttachmentRejected, AttachmentStore
@@ -599,4 +600,4 @@ class GatewayService:
 
     @http("GET", "/healthz")
     def healthz(self, request):
-        return json_response({"status": "ok"})
+        return json_response(alive())
