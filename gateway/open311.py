@@ -86,8 +86,8 @@ def request_view(case: dict) -> dict:
         "address": case.get("location"),
         "address_id": None,
         "zipcode": None,
-        "lat": None,
-        "long": None,
+        "lat": case.get("lat"),
+        "long": case.get("long"),
         "media_url": None,
     }
 

@@ -535,11 +535,11 @@ class GatewayService:
         app = self._open311_app(request)
         self.limits.check(f"open311:{app}", request.remote_addr)
         form = request.form
-        location = form.get("address_string") or (
-            f"{form['lat']},{form['long']}" if form.get("lat") and form.get("long") else None)
+        location = form.get("address_string") or None
+        lat, long = form.get("lat") or None, form.get("long") or None
         if not form.get("service_code"):
             raise Open311Error(400, "service_code is required")
-        if not location:
+        if not (location or (lat and long)):
             raise Open311Error(400, "a location is required: lat and long, or address_string")
         if form.get(f"attribute[{open311.PLEDGE_ATTRIBUTE}]") != open311.PLEDGE_YES:
             raise Open311Error(400, f"attribute[{open311.PLEDGE_ATTRIBUTE}]="
@@ -550,7 +550,8 @@ class GatewayService:
         name = " ".join(filter(None, (form.get("first_name"), form.get("last_name")))) or None
         filed = self.intake.file_complaint(
             {"category": form["service_code"], "content": form.get("description", ""),
-             "location": location[:200], "contact_phone": form.get("phone") or None},
+             "location": location[:200] if location else None, "lat": lat, "long": long,
+             "contact_phone": form.get("phone") or None},
             {"id": f"open311:{app}:{person}"[:64], "name": name, "roles": ["complainant"]},
             "open311", None, pledges.open311(app))
         return open311.render(fmt, [{"service_request_id": filed["id"],

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.logs import mask_number
+from services.intake.schemas import FullMatch
 
 HOTLINE_NUMBER = "0531-88117897"
 RINGING, ANSWERED, ENDED, VOICEMAIL = "ringing", "answered", "ended", "voicemail"
@@ -73,7 +74,7 @@ class CallEventSchema(Schema):
     call_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     type = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
     at = fields.AwareDateTime(required=True)
-    caller = fields.String(required=True, validate=validate.Regexp(r"^\+?[\d\- ]{3,24}$"))
+    caller = fields.String(required=True, validate=FullMatch(r"^\+?[\d\- ]{3,24}$"))
     operator = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
     recording_url = fields.Url(load_default=None, schemes={"http", "https"})
     duration_seconds = fields.Integer(load_default=None, validate=validate.Range(min=0))

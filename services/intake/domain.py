@@ -29,6 +29,7 @@ CLASSIFY_FIRST = ("classify_first",
 ALREADY_CLASSIFIED = ("already_classified", "该诉求已有类别 (this case is already classified)")
 
 # A contact phone: a mainland mobile number, or a landline with its area code.
+# (Also the OpenAPI document's pattern, so `$`, not Python's `\Z`: match it with fullmatch.)
 PHONE_PATTERN = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
 
 
@@ -44,7 +45,7 @@ def reachable_phone(number: str) -> str | None:
         digits = digits[3:]
     elif digits.startswith("0086"):
         digits = digits[4:]
-    return digits if re.match(PHONE_PATTERN, digits) else None
+    return digits if re.fullmatch(PHONE_PATTERN, digits) else None
 
 
 def caller_pseudonym(number: str, key: str) -> str:

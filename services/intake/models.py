@@ -31,6 +31,9 @@ class Complaint(Base):
     title: Mapped[str | None] = mapped_column(sa.String(200))
     content: Mapped[str] = mapped_column(sa.Text)
     location: Mapped[str | None] = mapped_column(sa.String(200))
+    # Where an Open311 app placed it (WGS-84 degrees), as the app gave it.
+    lat: Mapped[float | None] = mapped_column(sa.Float)
+    long: Mapped[float | None] = mapped_column(sa.Float)
     contact_phone: Mapped[str | None] = mapped_column(sa.String(32))
     anonymous: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     urgent: Mapped[bool] = mapped_column(sa.Boolean, default=False)

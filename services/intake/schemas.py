@@ -3,15 +3,70 @@ case as it is shown back."""
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.contracts import CATEGORIES, CHANNELS, GRADES
+from services.common.fields import Moment
 from services.common.logs import mask_phone
 from services.intake.domain import PHONE_PATTERN
 from services.intake.lifecycle import COMMUNICATION_KINDS, OUTCOMES, Status
 
-PHONE = validate.Regexp(PHONE_PATTERN, error="不是有效的手机号或座机号 (not a valid phone number)")
+
+class FullMatch(validate.Regexp):
+    """validate.Regexp over the whole value, whatever the pattern's anchors: Regexp uses
+    re.match, and `$` also matches before a final newline, so `^…$` lets "13912345678\n"
+    through."""
+
+    def __call__(self, value):
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+PHONE = FullMatch(PHONE_PATTERN, error="不是有效的手机号或座机号 (not a valid phone number)")
+
+# What no keyboard types, refused in every text a client sends: C0 and C1 controls (a NUL
+# cannot even be stored in PostgreSQL), UTF-16 halves without their pair ("\ud800" cannot be
+# encoded as UTF-8, so it would fail in the database driver), and the bidi embedding,
+# override and isolate controls that make a text read otherwise than it is stored. Tab and
+# line breaks are kept where a text may run over several lines.
+_SURROGATES_AND_BIDI = "\ud800-\udfff\u202a-\u202e\u2066-\u2069"
+_NOT_IN_A_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_SURROGATES_AND_BIDI}]")
+_NOT_IN_A_TEXT = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_SURROGATES_AND_BIDI}]")
+
+
+def _invisible(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char) == "Cf"
+
+
+class Text(fields.String):
+    """A text a person typed: trimmed of surrounding whitespace, refused if nothing visible
+    is left (spaces, tabs, zero-width spaces), or if it holds a character listed above.
+    `multiline` allows tabs and line breaks inside."""
+
+    default_error_messages = {
+        "blank": "不能为空白 (must not be blank)",
+        "characters": "含有不允许的控制字符或无效字符 (contains control or invalid characters)",
+    }
+
+    def __init__(self, *args, multiline: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.forbidden = _NOT_IN_A_TEXT if multiline else _NOT_IN_A_LINE
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if self.forbidden.search(text):
+            raise self.make_error("characters")
+        if all(_invisible(char) for char in text):
+            raise self.make_error("blank")
+        return text.strip()
+
+
+# Paging: far beyond any real list, far below what the database's BIGINT overflows at.
+MAX_OFFSET = 1_000_000
 
 
 class FileComplaintSchema(Schema):
@@ -23,15 +78,26 @@ class FileComplaintSchema(Schema):
         list(CATEGORIES), error="必须是以下类别之一 (must be one of): {choices}"),
         metadata={"description": "one of the ten category codes (GET /api/v1/categories)",
                   "example": "logistics"})
-    content = fields.String(required=True, validate=validate.Length(min=5, max=5000),
-                            metadata={"example": "学生公寓3号楼热水已经停了两天"})
-    title = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    content = Text(required=True, multiline=True, validate=validate.Length(min=5, max=5000),
+                   metadata={"example": "学生公寓3号楼热水已经停了两天"})
+    title = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
     contact_phone = fields.String(load_default=None, allow_none=True, validate=PHONE)
-    location = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    location = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    # X8: where an Open311 app says it is, kept as given (WGS-84 degrees), both or neither.
+    lat = fields.Float(load_default=None, allow_none=True,
+                       validate=validate.Range(min=-90, max=90), metadata={"example": 36.66})
+    long = fields.Float(load_default=None, allow_none=True,
+                        validate=validate.Range(min=-180, max=180), metadata={"example": 117.12})
     anonymous = fields.Boolean(load_default=False,
                                metadata={"description": "hide the complainant from the unit"})
     urgent = fields.Boolean(load_default=False,
                             metadata={"description": "urgent matters get the shortest limit"})
+
+    @validates_schema
+    def _both_coordinates(self, data, **kwargs):
+        if (data.get("lat") is None) != (data.get("long") is None):
+            missing = "long" if data.get("long") is None else "lat"
+            raise ValidationError("须同时给出 lat 与 long (give both lat and long)", missing)
 
 
 class PledgeSchema(Schema):
@@ -66,7 +132,7 @@ class CallListQuerySchema(Schema):
     unfiled = fields.Boolean(load_default=False, metadata={
         "description": "only answered calls nobody has filed for yet"})
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class CallEventOutcomeSchema(Schema):
@@ -101,7 +167,7 @@ class CaseSummarySchema(Schema):
     status = fields.String()
     status_label = fields.Function(lambda c: Status.LABELS.get(c.status))
     channel = fields.String()
-    category = fields.String()
+    category = fields.String(allow_none=True)  # a voicemail until the office classifies it
     title = fields.String(allow_none=True)
     content = fields.String()
     complainant_id = fields.String(allow_none=True)
@@ -120,6 +186,8 @@ class CaseSummarySchema(Schema):
     sla_state = fields.String()
     urgent = fields.Boolean()
     location = fields.String(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    long = fields.Float(allow_none=True)
 
 
 class FiledByQuerySchema(Schema):
@@ -127,11 +195,11 @@ class FiledByQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    ids = fields.List(fields.String(), load_default=list)
-    number = fields.String(load_default=None, allow_none=True)
-    service_code = fields.String(load_default=None, allow_none=True)
-    start_date = fields.AwareDateTime(load_default=None, allow_none=True)
-    end_date = fields.AwareDateTime(load_default=None, allow_none=True)
+    ids = fields.List(Text(validate=validate.Length(max=64)), load_default=list)
+    number = Text(load_default=None, allow_none=True, validate=validate.Length(max=32))
+    service_code = Text(load_default=None, allow_none=True, validate=validate.Length(max=32))
+    start_date = Moment(load_default=None, allow_none=True)
+    end_date = Moment(load_default=None, allow_none=True)
     statuses = fields.List(fields.String(validate=validate.OneOf(["open", "closed"])),
                            load_default=list)
     limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=1000))
@@ -146,10 +214,10 @@ class CaseListQuerySchema(Schema):
          "proactive", "unclassified"]))
     state = fields.String(load_default=None, validate=validate.OneOf(list(Status.LABELS)))
     category = fields.String(load_default=None, validate=validate.OneOf(list(CATEGORIES)))
-    due_before = fields.AwareDateTime(load_default=None)
+    due_before = Moment(load_default=None)
     sort = fields.String(load_default="due", validate=validate.OneOf(["due", "received"]))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class _ActionSchema(Schema):
@@ -162,46 +230,48 @@ class NoParamsSchema(_ActionSchema):
 
 
 class ReturnCaseSchema(_ActionSchema):
-    reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
+    reason = Text(required=True, multiline=True, validate=validate.Length(min=2, max=500))
 
 
 class ReplySchema(_ActionSchema):
     outcome = fields.String(required=True, validate=validate.OneOf(list(OUTCOMES)))
-    text = fields.String(required=True, validate=validate.Length(min=2, max=5000))
+    text = Text(required=True, multiline=True, validate=validate.Length(min=2, max=5000))
 
 
 class CommunicationSchema(_ActionSchema):
     kind = fields.String(required=True, validate=validate.OneOf(list(COMMUNICATION_KINDS)))
-    at = fields.AwareDateTime(required=True)
-    with_whom = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    summary = fields.String(required=True, validate=validate.Length(min=2, max=2000))
+    at = Moment(required=True, metadata={
+        "description": "when it took place: not in the future, not before the case was filed"})
+    with_whom = Text(required=True, validate=validate.Length(min=1, max=100))
+    summary = Text(required=True, multiline=True, validate=validate.Length(min=2, max=2000))
 
 
 class ScreenOutSchema(_ActionSchema):
-    rule = fields.String(required=True)
+    rule = Text(required=True, validate=validate.Length(max=64))
 
 
 class DispatchSchema(_ActionSchema):
-    unit_id = fields.String(load_default=None, allow_none=True)
+    unit_id = Text(load_default=None, allow_none=True, validate=validate.Length(max=64),
+                   metadata={"description": "a unit of the directory; none: by the rules"})
 
 
 class ClassifySchema(_ActionSchema):
     """The office classifies a hotline voicemail after listening to it."""
     category = fields.String(required=True, validate=validate.OneOf(list(CATEGORIES)))
-    title = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    title = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
     urgent = fields.Boolean(load_default=False)
 
 
 class InstructSchema(_ActionSchema):
-    text = fields.String(required=True, validate=validate.Length(min=2, max=2000))
+    text = Text(required=True, multiline=True, validate=validate.Length(min=2, max=2000))
 
 
 class LinkSchema(_ActionSchema):
-    other_id = fields.String(required=True)
+    other_id = Text(required=True, validate=validate.Length(max=36))
 
 
 class MergeSchema(_ActionSchema):
-    into = fields.String(required=True)
+    into = Text(required=True, validate=validate.Length(max=36))
 
 
 ACTION_SCHEMAS = {
@@ -217,7 +287,7 @@ class AttachmentSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+    sha256 = fields.String(required=True, validate=FullMatch(r"[0-9a-f]{64}"))
     media_type = fields.String(required=True, validate=validate.Length(max=64))
     kind = fields.String(required=True, validate=validate.OneOf(["photo", "voice"]))
     size = fields.Integer(required=True, validate=validate.Range(min=1))
@@ -233,6 +303,8 @@ class ComplaintSchema(Schema):
     title = fields.String(allow_none=True)
     content = fields.String()
     location = fields.String(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    long = fields.Float(allow_none=True)
     contact_phone = fields.Function(
         lambda c: mask_phone(c.contact_phone) if c.contact_phone else None)
     anonymous = fields.Boolean()

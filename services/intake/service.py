@@ -11,12 +11,13 @@ import uuid
 from datetime import timedelta
 
 from marshmallow import ValidationError
+from nameko.exceptions import UnknownService
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from services.common.bus import event_handler
+from services.common.bus import RpcTimeout, event_handler, rpc_proxy
 from services.common.clock import ClockProvider
 from services.common.contracts import CallerSchema, load_event
 from services.common.db import Database, engine_of, insert_for
@@ -43,6 +44,10 @@ from services.sla.calendar import calendar_for
 
 EXPECTED = (InvalidInput, NotFound, Conflict)
 
+# A communication is dated by the person who records it, from their own clock: allow theirs
+# to run a little ahead of ours.
+CLOCK_SKEW = timedelta(minutes=5)
+
 
 class ScreeningProvider(DependencyProvider):
     """The R4 rules (config/screening.yaml), loaded once; a bad file stops the service."""
@@ -55,38 +60,43 @@ class ScreeningProvider(DependencyProvider):
         return self.rules
 
 
-class SimilarCasesProvider(DependencyProvider):
-    """X3 / R5 举一反三: an in-memory index of the cases received in the last
-    `similar_window_days`, kept current from the database on each query (so every intake
-    replica sees every filing, whichever replica took it)."""
-
-    def setup(self):
-        self.window = timedelta(days=Settings.from_container_config(
-            self.container.config).similar_window_days)
-        self.index = SimilarityIndex()
-        self.loaded_until = None
-        self.lock = threading.Lock()
-
-    def get_dependency(self, worker_ctx):
-        return self
-
-    def similar_to(self, session, complaint, now, limit=5) -> list[dict]:
-        with self.lock:
-            self._catch_up(session, now)
-        matches = self.index.similar(f"{complaint.title or ''} {complaint.content}",
-                                     limit=limit, exclude=(complaint.id,))
-        if not matches:
-            return []
-        found = {c.id: c for c in session.execute(select(Complaint).where(
-            Complaint.id.in_([m.case_id for m in matches]))).scalars()}
-        return [{"id": m.case_id, "number": found[m.case_id].number,
-                 "status": found[m.case_id].status, "score": round(m.score, 3),
-                 "probable_duplicate": is_probable_duplicate(m.score)}
-                for m in matches if m.case_id in found]
+class SimilarCases:
+    """X3 / R5 举一反三: an in-memory index of the cases received in the last `window`, kept
+    current from the database on each query (so every intake replica sees every filing,
+    whichever replica took it)."""
 
     # A filing's received_at is taken before its commit: look back a little past the last
     # loaded case so one that committed late is not skipped (known ids are not re-indexed).
     OVERLAP = timedelta(minutes=2)
+    # A handler may read only some of the similar cases: look further down the ranking for
+    # theirs rather than show fewer than there are.
+    CANDIDATES = 100
+
+    def __init__(self, window: timedelta):
+        self.window = window
+        self.index = SimilarityIndex()
+        self.loaded_until = None
+        self.lock = threading.Lock()
+
+    def similar_to(self, session, complaint, now, viewer: Viewer, limit=5) -> list[dict]:
+        """The cases most like `complaint` that `viewer` may read (the office: all of them;
+        a handler must not learn of another unit's cases, not even their numbers)."""
+        with self.lock:
+            self._catch_up(session, now)
+        everyone = viewer.has("office")
+        matches = self.index.similar(f"{complaint.title or ''} {complaint.content}",
+                                     limit=limit if everyone else self.CANDIDATES,
+                                     exclude=(complaint.id,))
+        if not matches:
+            return []
+        found = {c.id: c for c in session.execute(select(Complaint).where(
+            Complaint.id.in_([m.case_id for m in matches]))).scalars()}
+        readable = [m for m in matches if m.case_id in found
+                    and (everyone or may_read(viewer, _facts(found[m.case_id])))]
+        return [{"id": m.case_id, "number": found[m.case_id].number,
+                 "status": found[m.case_id].status, "score": round(m.score, 3),
+                 "probable_duplicate": is_probable_duplicate(m.score)}
+                for m in readable[:limit]]
 
     def _catch_up(self, session, now):
         since = self.loaded_until - self.OVERLAP if self.loaded_until else now - self.window
@@ -104,6 +114,17 @@ class SimilarCasesProvider(DependencyProvider):
         elif self.loaded_until is None:
             self.loaded_until = since
         self.index.prune(now - self.window)
+
+
+class SimilarCasesProvider(DependencyProvider):
+    """One SimilarCases per process, over the `similar_window_days` setting."""
+
+    def setup(self):
+        self.cases = SimilarCases(timedelta(days=Settings.from_container_config(
+            self.container.config).similar_window_days))
+
+    def get_dependency(self, worker_ctx):
+        return self.cases
 
 
 class WorkingHoursProvider(DependencyProvider):
@@ -151,6 +172,7 @@ class IntakeService(HealthMixin):
     settings = SettingsProvider()
     screening = ScreeningProvider()
     similar = SimilarCasesProvider()
+    routing = rpc_proxy("routing")
     backlog_metrics = BacklogMetrics()
     working_hours = WorkingHoursProvider()
 
@@ -409,7 +431,8 @@ class IntakeService(HealthMixin):
                 view["links"] = [{"other_id": link.other_id, "kind": link.kind}
                                  for link in session.execute(select(CaseLink).where(
                                      CaseLink.complaint_id == complaint.id)).scalars()]
-                view["similar"] = self.similar.similar_to(session, complaint, self.clock.now())
+                view["similar"] = self.similar.similar_to(session, complaint, self.clock.now(),
+                                                          viewer)
             view = _shown_to(view, complaint, viewer)
         if reveals_contact_phone(viewer, reveal_contact) and complaint.contact_phone:
             with self.db.unit_of_work() as uow:
@@ -539,6 +562,8 @@ class IntakeService(HealthMixin):
         viewer = _viewer(viewer)
         if not (viewer.has("office") or (viewer.has("head", "handler") and viewer.unit == unit_id)):
             raise NotFound(f"unit {unit_id} not found")
+        if not self._unit_exists(unit_id):
+            raise NotFound(f"unit {unit_id} not found")
         now = self.clock.now()
         with self.db.session() as session:
             by_state = dict(session.execute(
@@ -624,6 +649,7 @@ class IntakeService(HealthMixin):
 
     def _do_communicate(self, uow, complaint, viewer, params, now):
         case = _case(uow.session, complaint).record_communication(params["kind"], params["at"])
+        _check_communication_date(params["at"], complaint, now)
         uow.session.add(CommunicationRecord(
             complaint_id=complaint.id, kind=params["kind"], at=params["at"],
             with_whom=params["with_whom"], summary=params["summary"], round=complaint.round,
@@ -645,11 +671,26 @@ class IntakeService(HealthMixin):
         self._transition(uow, complaint, "screen_out", viewer, now, note=reply)
 
     def _do_dispatch(self, uow, complaint, viewer, params, now):
-        # Checked now (409 if the state does not allow it); the assignment itself arrives
-        # from routing, which names the handler.
-        _case(uow.session, complaint).apply("assign", now=now, unit_id=params.get("unit_id")
+        # Checked now: 400 for a unit routing does not know (it could not assign there, and
+        # the case would stay where it is without a word), whatever the case's state; 409 if
+        # the state does not allow it. The assignment itself arrives from routing, which
+        # names the handler.
+        unit_id = params.get("unit_id")
+        if unit_id is not None and not self._unit_exists(unit_id):
+            raise InvalidInput({"unit_id": [
+                f"没有这个单位 (no such unit in the organisation directory: {unit_id!r})"]})
+        _case(uow.session, complaint).apply("assign", now=now, unit_id=unit_id
                                            or complaint.unit_id or "by-rule")
-        self._request_dispatch(uow, complaint, params.get("unit_id"), viewer, now)
+        self._request_dispatch(uow, complaint, unit_id, viewer, now)
+
+    def _unit_exists(self, unit_id: str) -> bool:
+        """Routing keeps the organisation directory; asked, not copied, so that intake never
+        disagrees with the service that assigns. Routing not answering is RpcTimeout (the
+        gateway's 503), not a verdict on the unit."""
+        try:
+            return self.routing.get_unit(unit_id) is not None
+        except UnknownService as exc:  # no routing consumer at all
+            raise RpcTimeout(f"routing is not running ({exc})") from None
 
     def _do_instruct(self, uow, complaint, viewer, params, now):
         _case(uow.session, complaint).instruct()
@@ -872,6 +913,17 @@ class IntakeService(HealthMixin):
 
 
 # ---------------------------------------------------------------------------- helpers
+def _check_communication_date(at, complaint: Complaint, now) -> None:
+    """R6: a communication record says when the complainant was talked to; it cannot be
+    later than now, nor earlier than the case (the schema bounds the year already)."""
+    if at > now + CLOCK_SKEW:
+        raise InvalidInput({"at": ["沟通时间不能是未来的时间 (a communication cannot be dated in "
+                                   "the future)"]})
+    if at < complaint.received_at:
+        raise InvalidInput({"at": ["沟通时间不能早于诉求受理时间 (a communication cannot be dated "
+                                   "before the case was filed)"]})
+
+
 def _observe_handling(action: str, complaint: Complaint, now) -> None:
     unit = complaint.unit_id or ""
     if action == "sign_for" and complaint.assigned_at:

@@ -120,3 +120,37 @@ def test_bad_requests_get_the_specifications_errors_and_file_nothing(system):
     assert oversized.status_code == 413 and oversized.json()[0]["code"] == 413
     assert requests.get(_url(system, "services.yaml"), timeout=30).status_code == 404
     assert system.query("intake", "SELECT id FROM complaints") == []
+
+
+def test_coordinates_come_back_as_they_were_given_in_both_formats(system):
+    only_coordinates = requests.post(_url(system, "requests.json"), data={
+        "api_key": KEY, "service_code": "logistics", "lat": "36.661234", "long": "117.120987",
+        "description": "学生公寓3号楼热水已经停了两天", "attribute[pledge]": "yes"}, timeout=30)
+    assert only_coordinates.status_code == 201, only_coordinates.text
+    both = requests.post(_url(system, "requests.json"), data={
+        "api_key": KEY, "service_code": "logistics", "lat": "-36.5", "long": "-117",
+        "address_string": "学生公寓3号楼", "description": "学生公寓3号楼热水已经停了两天",
+        "attribute[pledge]": "yes"}, timeout=30)
+    assert both.status_code == 201, both.text
+    first = only_coordinates.json()[0]["service_request_id"]
+    second = both.json()[0]["service_request_id"]
+
+    [one] = requests.get(_url(system, f"requests/{first}.json"), params={"api_key": KEY},
+                         timeout=30).json()
+    assert (one["lat"], one["long"], one["address"]) == (36.661234, 117.120987, None)
+    listed = {r["service_request_id"]: r for r in requests.get(
+        _url(system, "requests.json"), params={"api_key": KEY}, timeout=30).json()}
+    assert (listed[second]["lat"], listed[second]["long"], listed[second]["address"]) == \
+        (-36.5, -117, "学生公寓3号楼")
+    xml = ElementTree.fromstring(requests.get(_url(system, f"requests/{first}.xml"),
+                                              params={"api_key": KEY}, timeout=30).content)
+    assert (xml.find("request/lat").text, xml.find("request/long").text) == \
+        ("36.661234", "117.120987")
+
+    for bad in ({"lat": "91", "long": "117.12"}, {"lat": "36.66", "long": "east"},
+                {"lat": "nan", "long": "117.12"}):
+        refused = requests.post(_url(system, "requests.xml"), data={
+            "api_key": KEY, "service_code": "logistics", "description": "热水停了两天了",
+            "attribute[pledge]": "yes", **bad}, timeout=30)
+        assert refused.status_code == 400, refused.text
+        assert ElementTree.fromstring(refused.content).find("error/code").text == "400"
