@@ -101,6 +101,24 @@ def _short_text(claims: dict, claim: str) -> str | None:
     return value
 
 
+def principal_for(authorization: str | None, settings, public_key: str | None = None
+                  ) -> Principal:
+    """principal_from with the gateway's settings: the one place they are passed, for the
+    entrypoints and for gateway/server.py's check before a body is read."""
+    return principal_from(authorization, settings.jwt_secret, settings.jwt_leeway_seconds,
+                          public_key, settings.jwt_max_lifetime_seconds, settings.jwt_issuer,
+                          settings.jwt_audience)
+
+
+def public_key_from(setting: str) -> str | None:
+    """The RS256 public key of `jwt_public_key`: PEM text, or the path of a PEM file."""
+    value = setting.strip()
+    if value and not value.startswith("-----BEGIN"):
+        with open(value, encoding="ascii") as handle:
+            value = handle.read()
+    return value or None
+
+
 def issue_token(secret: str, sub: str, name: str | None = None, roles=("complainant",),
                 expires_in: int = 3600, now: int | None = None, **claims) -> str:
     """For tests, the bench and local demos; production tokens come from the campus IdP."""

@@ -9,21 +9,21 @@ import uuid
 
 import eventlet
 from nameko.extensions import DependencyProvider
-from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from gateway import hotline, open311, pledges, wechat
-from gateway.auth import principal_from
+from gateway.auth import principal_for, public_key_from
 from gateway.http import (EVERY_METHOD, HttpError, api, filing_key, json_response, read_json,
                           route_error)
 from gateway.limits import FilingLimits, RateLimited
 from gateway.open311 import Open311Error, open311_api
 from gateway.openapi import openapi_document
+from gateway.server import http
 from gateway.sessions import PENDING, redis_client, sessions_for
 from services.common.bus import rpc_proxy
 from services.common.contracts import CATEGORIES, GRADES
-from services.common.logs import LogContext
 from services.common.health import alive
+from services.common.logs import LogContext
 from services.common.metrics import EntrypointMetrics
 from services.common.settings import Settings, SettingsProvider
 from services.intake.attachments import AttachmentNotFound, AttachmentRejected, AttachmentStore
@@ -67,11 +67,8 @@ class TokenKeysProvider(DependencyProvider):
     """The RS256 public key, read once (PEM text in the setting, or a path to a PEM file)."""
 
     def setup(self):
-        value = Settings.from_container_config(self.container.config).jwt_public_key.strip()
-        if value and not value.startswith("-----BEGIN"):
-            with open(value, encoding="ascii") as handle:
-                value = handle.read()
-        self.public_key = value or None
+        self.public_key = public_key_from(
+            Settings.from_container_config(self.container.config).jwt_public_key)
 
     def get_dependency(self, worker_ctx):
         return self
@@ -127,11 +124,8 @@ class GatewayService:
     hotline = HotlineProvider()
 
     def _principal(self, request):
-        settings = self.settings
-        return principal_from(request.headers.get("Authorization"), settings.jwt_secret,
-                              settings.jwt_leeway_seconds, self.keys.public_key,
-                              settings.jwt_max_lifetime_seconds, settings.jwt_issuer,
-                              settings.jwt_audience)
+        return principal_for(request.headers.get("Authorization"), self.settings,
+                             self.keys.public_key)
 
     def _json(self, request) -> dict:
         return read_json(request, self.settings.max_body_bytes)
@@ -601,4 +595,7 @@ class GatewayService:
 
     @http("GET", "/healthz")
     def healthz(self, request):
+        """Answered by gateway/server.py itself, without a worker, so that it answers however
+        busy the workers are; the route is declared here so that it is one of the service's
+        routes (the catch-all's 405 for other methods)."""
         return json_response(alive())

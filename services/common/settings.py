@@ -58,6 +58,9 @@ class Settings:
     max_attachments: int = 9
     rpc_timeout_seconds: float = 10.0
     max_workers: int = 10
+    # The gateway's own worker pool (0: max_workers). Its workers only wait on RPC replies,
+    # never on a client (gateway/server.py reads each body before a worker is spawned).
+    gateway_max_workers: int = 100
     db_pool_size: int = 10
     outbox_poll_seconds: float = 0.5
     outbox_batch_size: int = 200
@@ -92,6 +95,10 @@ class Settings:
     rate_limit_ip_per_minute: float = 120
     # Largest request body the gateway reads (JSON, forms, WeChat XML, CTI events); 413 above.
     max_body_bytes: int = 65536
+    # A client must send its request line and headers, and then its whole body, each within
+    # this many seconds (a deadline per phase, not per read); else 408 and the connection
+    # is closed.
+    request_read_timeout_seconds: float = 10.0
     # WeChat official account (公众号) server at /wechat; empty token = channel off.
     wechat_token: str = ""
     wechat_aes_key: str = ""   # EncodingAESKey (43 characters) for safe mode
