@@ -16,7 +16,7 @@ import re
 import uuid
 
 from nameko.exceptions import UnknownService
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
 
@@ -214,15 +214,15 @@ def route_error(service_cls, request, path: str) -> HttpError:
     """405 with Allow when the path exists under other methods, else 404."""
     allowed = allowed_methods(service_cls, path)
     if allowed:
-        return method_not_allowed(request.method, allowed)
+        return method_not_allowed(allowed)
     return HttpError(404, "not_found", f"没有这个地址 (no such path: {path[:200]})")
 
 
-def method_not_allowed(method: str, allowed) -> HttpError:
+def method_not_allowed(allowed) -> HttpError:
     allow = ", ".join(allowed)
     return HttpError(405, "method_not_allowed",
-                     f"此地址不支持 {method[:16]} 方法,可用:{allow} (method not allowed; "
-                     f"allowed: {allow})", headers={"Allow": allow})
+                     f"此地址不支持该方法,可用:{allow} (method not allowed; allowed: {allow})",
+                     headers={"Allow": allow})
 
 
 def _check_path_values(values: dict) -> None:
@@ -239,6 +239,12 @@ def error_for(exc: Exception, where: str = "gateway") -> Response:
     """Every failure as the one error shape: the error's own code and message on top."""
     if isinstance(exc, HttpError):
         return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
+    if isinstance(exc, MethodNotAllowed):  # werkzeug's, for a method no route names
+        return error_for(method_not_allowed(sorted(exc.valid_methods or ())))
+    if isinstance(exc, HTTPException):     # werkzeug's other answers (a server's, not a route's)
+        code = "not_found" if isinstance(exc, NotFound) else \
+            "_".join((exc.name or "error").lower().split())
+        return error_response(exc.code or 500, code, exc.description or exc.name or code)
     if isinstance(exc, Unauthorized):
         return error_response(401, "unauthorized", str(exc),
                               headers={"WWW-Authenticate": 'Bearer realm="jiesu"'})

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from nameko.exceptions import deserialize, serialize
+from werkzeug.exceptions import MethodNotAllowed, NotFound as NoRoute, RequestEntityTooLarge
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
@@ -175,3 +176,14 @@ def test_the_unknown_is_a_500_without_detail():
 ])
 def test_the_methods_a_path_is_served_with(path, allowed):
     assert allowed_methods(GatewayService, path) == allowed
+
+
+def test_werkzeug_answers_take_the_one_shape_too():
+    """For the server, when no route matches at all (a method no route names)."""
+    refused = error_for(MethodNotAllowed(valid_methods=["POST", "GET"]))
+    assert (refused.status_code, refused.headers["Allow"]) == (405, "GET, POST")
+    assert body_of(refused)["error"]["code"] == "method_not_allowed"
+    assert body_of(error_for(NoRoute()))["error"]["code"] == "not_found"
+    too_large = error_for(RequestEntityTooLarge())
+    assert too_large.status_code == 413 and too_large.mimetype == "application/json"
+    assert body_of(too_large)["error"]["code"] == "request_entity_too_large"
