@@ -424,6 +424,8 @@ PUBLIC = {"/api/v1/categories", "/api/v1/grades", "/healthz", "/api/v1/openapi.j
 RATE_LIMITED = {("post", "/api/v1/complaints"), ("post", "/api/v1/staff/reports"),
                 ("post", "/api/v1/complaints/{complaint_id}/attachments"),
                 ("post", "/open311/v2/requests.{fmt}")}
+# Where a chunked body is refused (gateway/server.py body_rules).
+LENGTH_REQUIRED = {("post", "/api/v1/complaints/{complaint_id}/attachments")}
 # Filings and uploads answer 201 with Location.
 LOCATED = {("post", "/api/v1/complaints"), ("post", "/api/v1/complaints/{complaint_id}/attachments"),
            ("post", "/api/v1/staff/hotline/calls/{call_id}/complaints")}
@@ -452,7 +454,7 @@ ERRORS = {
     408: ("RequestTimeout", "the request's headers or body did not arrive in time", ()),
     409: ("Conflict", "refused in the case's present state (error.code says why), or "
                       "already done", ()),
-    411: ("LengthRequired", "a body must come with Content-Length", ()),
+    411: ("LengthRequired", "an upload must come with Content-Length, not chunked", ()),
     413: ("PayloadTooLarge", "the body is larger than the limit", ()),
     415: ("UnsupportedMediaType", "the body is not of the documented type (JSON: "
                                   "application/json in UTF-8; attachments: a photo or voice "
@@ -512,16 +514,21 @@ def _open311_content(schema, many=True) -> dict:
 
 
 def _statuses(method: str, path: str, body) -> list[int]:
-    """The error statuses an operation of jiesu's own API can answer."""
-    if path in ("/api/v1/categories", "/api/v1/grades", "/api/v1/openapi.json", "/healthz"):
-        return []
-    statuses = {400, 503}
+    """The error statuses an operation of jiesu's own API can answer (gateway/http.py,
+    gateway/server.py): 400 for any malformed request, a Transfer-Encoding the server does
+    not take included; a body is read before a worker gets the request (408, 413), so 503
+    is only for the routes that ask a service."""
+    statuses = {400}
+    if path not in ("/api/v1/categories", "/api/v1/grades", "/api/v1/openapi.json"):
+        statuses.add(503)
     if path.startswith("/hotline/"):
         statuses |= {401, 404, 409}
     elif path not in PUBLIC:
         statuses |= {401, 404}
     if body is not None:
-        statuses |= {408, 409, 411, 413, 415}
+        statuses |= {408, 409, 413, 415}
+    if (method, path) in LENGTH_REQUIRED:
+        statuses.add(411)
     if (method, path) in RATE_LIMITED:
         statuses.add(429)
     return sorted(statuses)
@@ -534,19 +541,24 @@ def _error_responses(statuses) -> dict:
 
 def _open311_errors(method: str) -> dict:
     statuses = {400: "invalid input", 403: "api_key missing or not valid",
-                404: "no such service, request or format", 503: "try again later"}
+                404: "no such service, request or format, or Open311 is off",
+                503: "try again later"}
     if method == "post":
-        statuses.update({413: "request too large", 429: "too many requests"})
+        statuses.update({408: "the request did not arrive in time", 413: "request too large",
+                         429: "too many requests"})
     return {str(status): {"description": f"GeoReport v2 error: {text}",
                           "content": _open311_content(Open311ErrorSchema)}
             for status, text in sorted(statuses.items())}
 
 
-def _wechat_errors() -> dict:
+def _wechat_errors(method: str) -> dict:
     text = {"text/plain": {"schema": {"type": "string"}}}
-    return {"400": {"description": "malformed or oversized message", "content": text},
-            "403": {"description": "bad signature or stale timestamp", "content": text},
-            "404": {"description": "the official account is not connected", "content": text}}
+    errors = {"400": {"description": "malformed or oversized message", "content": text},
+              "403": {"description": "bad signature or stale timestamp", "content": text},
+              "404": {"description": "the official account is not connected", "content": text}}
+    if method == "post":
+        errors["408"] = {"description": "the message did not arrive in time", "content": text}
+    return errors
 
 
 def _parameters(method: str, path: str) -> list[dict]:
@@ -575,7 +587,7 @@ def _operation(method, path, summary, body, success, tags) -> dict:
         ok = _open311_content(response, many)
         errors = _open311_errors(method)
     elif path == "/wechat":
-        ok, errors = _content(response), _wechat_errors()
+        ok, errors = _content(response), _wechat_errors(method)
     else:
         ok = _content(response, many)
         errors = _error_responses(_statuses(method, path, body))
