@@ -179,7 +179,7 @@ class PrivateRabbit:
 
     def restart(self, timeout: float = 120) -> None:
         """The whole node stopped and started again on the same ports, with its data."""
-        self._stop_node(timeout)
+        self.stop_node(timeout)
         self.start(timeout)
 
     def parked(self) -> int:
@@ -203,11 +203,12 @@ class PrivateRabbit:
         return self.amqp_uri_for(vhost)
 
     def stop(self, timeout: float = 60) -> None:
-        self._stop_node(timeout)
+        self.stop_node(timeout)
         if self._own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def _stop_node(self, timeout: float) -> None:
+    def stop_node(self, timeout: float = 60) -> None:
+        """The Erlang node itself stops (its files stay; `start()` brings it back)."""
         if self.process is None:
             return
         if self.process.poll() is None:
