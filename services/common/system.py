@@ -84,8 +84,14 @@ class System:
                 start_new_session=True)
 
     def check_ports(self, groups=None) -> None:
-        taken = [(host, port, what) for grp in (groups or self.layout) for host, port, what in
-                 wanted(self.settings, list(grp)) if not is_free(host, port)]
+        ports = [place for grp in (groups or self.layout)
+                 for place in wanted(self.settings, list(grp))]
+        twice = sorted({port for _, port, _ in ports
+                        if [p for _, p, _ in ports].count(port) > 1})
+        if twice:  # e.g. two replicas in one layout: one port each is all there is
+            raise StartupError(f"two processes of this layout would listen on port "
+                               f"{twice[0]}; give the replicas a System (and ports) each")
+        taken = [(host, port, what) for host, port, what in ports if not is_free(host, port)]
         if taken:
             raise StartupError(taken_sentence(taken))
 
