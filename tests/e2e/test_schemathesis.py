@@ -1,24 +1,30 @@
 """Schemathesis against the OpenAPI document the running system serves (issue 10, point 12).
 
-Every operation of GET /api/v1/openapi.json is called with requests generated from the
-document itself (valid ones and, fewer, invalid ones), as a complainant who filed, another
-complainant, a handler and the head of the unit the cases went to, the office, a leader, and
-nobody; path parameters are mostly those of real cases, calls, extensions, milestones,
-attachments and Open311 requests made first, so that the staff routes act on real cases in
-their real states. Each answer must not be a 5xx, must have a documented status, and must
-match the documented schema for that status and content type.
+The document is read from GET /api/v1/openapi.json of a system started as `make run` starts
+it, with cases in several states, a hotline call, an extension, a timetable, an attachment
+and an Open311 request made first. Then, for every operation:
 
-Bounded and repeatable: a fixed number of examples per operation, derandomized (the same
-requests every run), no Hypothesis deadline and no shrinking (each finding is reported as it
-was met, every finding of the run at once)."""
+* a sweep: each real path value (cases, calls, extensions, milestones, attachments, units)
+  with the documented example body, by each caller: a complainant who filed, another
+  complainant, a handler and the head of the unit the cases went to, the office, a leader,
+  and nobody;
+* requests generated from the document (valid ones and, fewer, invalid ones), most path
+  parameters replaced by real ones, by callers drawn among those the route is for;
+* what a generator does not send: a body over the limit, one that is not JSON, a chunked
+  upload, an unknown Transfer-Encoding; and every method a path does not list (405).
+
+Each answer must not be a 5xx, must have a documented status, content type and headers, and
+must match the documented schema. Bounded and repeatable: a fixed number of examples per
+operation, derandomized, no Hypothesis deadline and no shrinking (each finding is reported as
+it was met, every finding of the run at once, with the request that found it)."""
 from __future__ import annotations
 
 import itertools
 import json
 import re
 import time
-from datetime import datetime, timezone
 from collections import defaultdict
+from datetime import datetime, timezone
 
 import pytest
 import requests
