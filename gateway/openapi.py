@@ -470,7 +470,6 @@ HEADERS = {
     "Retry-After": {"description": "seconds", "schema": {"type": "integer", "minimum": 0}},
     "Location": {"description": "the created resource", "schema": {"type": "string"}},
 }
-OPEN311_FORMATS = {"application/json", "text/xml"}
 
 
 def _name(schema) -> str:
