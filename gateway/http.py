@@ -30,9 +30,9 @@ MAX_BODY_BYTES = 64 * 1024
 # The deepest form the API takes (a timetable: body, milestones, one milestone) is 3 levels;
 # anything near Python's recursion limit would fail later, in marshmallow or the RPC encoder.
 MAX_JSON_DEPTH = 32
-# Every method a client can name with an ordinary HTTP library: the catch-all route answers
-# them all, so that none falls through to werkzeug's HTML pages.
-EVERY_METHOD = "GET,HEAD,POST,PUT,PATCH,DELETE,OPTIONS,TRACE,CONNECT"
+# The catch-all route's method: every one, so that none falls through to werkzeug's HTML
+# pages (gateway/server.py gives it a rule without a method list).
+EVERY_METHOD = "*"
 
 # What no keyboard types, in any string of a JSON body (keys too): C0/C1 controls but tab and
 # line breaks (a NUL cannot even be stored in PostgreSQL), halves of UTF-16 pairs ("\ud800"
@@ -194,7 +194,7 @@ def _routes(service_cls) -> Map:
     for name in dir(service_cls):
         for entrypoint in getattr(getattr(service_cls, name, None), "nameko_entrypoints", ()):
             method, url = getattr(entrypoint, "method", None), getattr(entrypoint, "url", None)
-            if method and url and not url.startswith("/<path:"):
+            if method and url and method != EVERY_METHOD:
                 rules.append(Rule(url, methods=method.split(",")))
     return Map(rules)
 

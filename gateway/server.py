@@ -38,11 +38,12 @@ from eventlet.support import get_errno
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from gateway import open311
 from gateway.auth import Unauthorized, principal_for, public_key_from
-from gateway.http import error_response, json_response
+from gateway.http import EVERY_METHOD, error_response, json_response
 from gateway.openapi import PUBLIC
 from services.common.health import alive
 from services.common.settings import Settings
@@ -413,6 +414,13 @@ class GatewayWebServer(WebServer):
 
 class HttpEntrypoint(HttpRequestHandler):
     server = GatewayWebServer()
+
+    def get_url_rule(self):
+        # "*": every method, even one no library names (PROPFIND): the catch-all route then
+        # answers it in the error shape, 405 with the path's own Allow, never werkzeug's page.
+        if self.method == EVERY_METHOD:
+            return Rule(self.url, methods=None)
+        return super().get_url_rule()
 
 
 http = HttpEntrypoint.decorator
