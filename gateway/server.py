@@ -311,6 +311,8 @@ class GatewayWsgiApp(WsgiApp):
         method = environ["REQUEST_METHOD"]
         encoding = environ.get("HTTP_TRANSFER_ENCODING", "").strip().lower()
         if encoding not in ("", "chunked"):   # eventlet would take the body as empty
+            # Where such a body ends is unknown: what follows must not be read as a request.
+            environ["jiesu.leave_body_unread"]()
             self._skip_body(environ)
             return _json_refusal(400, "unsupported_transfer_encoding",
                                  f"不支持的 Transfer-Encoding: {encoding}", values)

@@ -184,6 +184,11 @@ def test_malformed_json_is_rejected():
     event("e1", "voicemail", "2026-03-02T10:00:00+08:00"),             # nothing to file
     event("e1", "ringing", "2026-03-02T10:00:00+08:00", caller="not a phone"),
     [RINGING],
+    # NUL and other control characters: PostgreSQL refuses NUL in a string (was a 500).
+    event("e1\u0000", "ringing", "2026-03-02T10:00:00+08:00"),
+    event("e1", "voicemail", "2026-03-02T10:00:00+08:00", transcript="漏水\u0000"),
+    event("e1", "answered", "2026-03-02T10:00:00+08:00", operator="op\u0007"),
+    event("e1", "ringing", "9999-12-31T23:59:59-23:59"),                # overflows UTC
 ])
 def test_invalid_events_are_rejected_and_not_claimed(payload):
     guard = ReplayGuard()

@@ -303,10 +303,6 @@ def _set_timetable(intake):
     return filed
 
 
-@pytest.mark.xfail(strict=True, reason="intake stores a timetable's dates with str(): "
-                   "'2026-12-03 01:00:00+00:00', not ISO 8601 like every other date "
-                   "(services/intake/service.py on_timetable_set, on_milestone_updated: "
-                   "json.dumps(..., default=str))")
 def test_a_timetable_on_the_case_matches_the_document(intake):
     doc = openapi_document()
     filed = _set_timetable(intake)

@@ -220,3 +220,17 @@ def test_the_body_rules_of_the_gateway_routes():
         rules = body_rules(url, on)
         assert rules.enabled and not rules.bearer, url
 
+
+
+def test_a_body_in_a_framing_the_server_does_not_take_closes_the_connection(start):
+    # The bytes after the headers cannot be told from a next request: answering, then
+    # reading them as one would smuggle a request (or garble the next answer).
+    _, address = start()
+    smuggled = _request("/open/echo", b"hidden", Content_Length=6)
+    with socket.create_connection(address, timeout=BOUND) as sock:
+        sock.sendall(_request("/open/echo", smuggled, Transfer_Encoding="gzip"))
+        status, headers, body = _answer(sock)
+        assert (status, _code(body)) == (400, "unsupported_transfer_encoding")
+        assert headers["Connection"] == "close"
+        sock.settimeout(BOUND)
+        assert sock.recv(1024) == b""   # closed: the smuggled request was never answered

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.logs import mask_number
-from services.intake.schemas import FullMatch
+from services.common.fields import Moment
+from services.intake.schemas import FullMatch, Text
 
 HOTLINE_NUMBER = "0531-88117897"
 RINGING, ANSWERED, ENDED, VOICEMAIL = "ringing", "answered", "ended", "voicemail"
@@ -70,15 +71,16 @@ class CallEventSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    event_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    call_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    # Text: no NUL or other control characters (PostgreSQL refuses NUL in a string).
+    event_id = Text(required=True, validate=validate.Length(min=1, max=64))
+    call_id = Text(required=True, validate=validate.Length(min=1, max=64))
     type = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
-    at = fields.AwareDateTime(required=True)
+    at = Moment(required=True)
     caller = fields.String(required=True, validate=FullMatch(r"^\+?[\d\- ]{3,24}$"))
-    operator = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    operator = Text(load_default=None, validate=validate.Length(min=1, max=64))
     recording_url = fields.Url(load_default=None, schemes={"http", "https"})
     duration_seconds = fields.Integer(load_default=None, validate=validate.Range(min=0))
-    transcript = fields.String(load_default=None, validate=validate.Length(max=5000))
+    transcript = Text(load_default=None, multiline=True, validate=validate.Length(max=5000))
 
     @validates_schema
     def _per_type(self, data, **kwargs):

@@ -42,6 +42,13 @@ from services.intake.screening import ScreeningRules
 from services.intake.similarity import SimilarityIndex, is_probable_duplicate
 from services.sla.calendar import calendar_for
 
+def _iso(value):
+    """JSON for the moments kept in a text column: ISO 8601, as every answer gives them."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 EXPECTED = (InvalidInput, NotFound, Conflict)
 
 # A communication is dated by the person who records it, from their own clock: allow theirs
@@ -843,7 +850,7 @@ class IntakeService(HealthMixin):
                 return
             complaint = _locked_or_fail(uow.session, event["complaint_id"])
             complaint.timetable = json.dumps(event["milestones"], ensure_ascii=False,
-                                             default=str)
+                                             default=_iso)
             _append(uow.session, complaint.id,
                     domain.timetable_line(event["milestones"], self.settings.timezone),
                     event["occurred_at"], event["event_id"])
@@ -861,7 +868,7 @@ class IntakeService(HealthMixin):
                     step["status"] = event["milestone"]["status"]
                     if event["update"] == "feedback":
                         step["feedback_given"] = True
-            complaint.timetable = json.dumps(steps, ensure_ascii=False, default=str)
+            complaint.timetable = json.dumps(steps, ensure_ascii=False, default=_iso)
             _append(uow.session, complaint.id, domain.milestone_line(event),
                     event["occurred_at"], event["event_id"])
 
@@ -1088,7 +1095,7 @@ def _append(session, complaint_id: str, line: domain.TimelineLine, at, event_id=
 def _audit(uow, complaint_id: str, actor_id: str, role: str, action: str, changes: dict):
     uow.session.add(AuditEntry(complaint_id=complaint_id, at=uow.clock.now(), actor_id=actor_id,
                                actor_role=role, action=action,
-                               changes=json.dumps(changes, ensure_ascii=False, default=str)))
+                               changes=json.dumps(changes, ensure_ascii=False, default=_iso)))
 
 
 def _next_in_day(session, day) -> int:
