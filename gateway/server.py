@@ -45,6 +45,7 @@ from gateway import open311
 from gateway.auth import Unauthorized, principal_for, public_key_from
 from gateway.http import EVERY_METHOD, error_response, json_response
 from gateway.openapi import PUBLIC
+from services.common import ports
 from services.common.health import alive
 from services.common.settings import Settings
 
@@ -401,6 +402,17 @@ class GatewayWebServer(WebServer):
             # every container's pool from the one config of the process.
             self.container.max_workers = workers
             self.container._worker_pool.resize(workers)
+
+    def start(self):
+        # As nameko's, but without SO_REUSEPORT (eventlet.listen's default): a second gateway
+        # on this port must fail to start, not share the connections with the first.
+        if not self._starting:
+            self._starting = True
+            address, port = self.bind_addr
+            self._sock = ports.listen(address, port, ports.GATEWAY)
+            self._sock.settimeout(None)   # as nameko: kombu's socket timeout must not leak in
+            self._serv = self.get_wsgi_server(self._sock, self.get_wsgi_app())
+            self._gt = self.container.spawn_managed_thread(self.run)
 
     def get_wsgi_app(self):
         return GatewayWsgiApp(self)

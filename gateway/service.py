@@ -22,6 +22,7 @@ from gateway.server import http
 from gateway.sessions import PENDING, redis_client, sessions_for
 from services.common.bus import rpc_proxy
 from services.common.contracts import CATEGORIES, GRADES
+from services.common.errors import InvalidInput
 from services.common.health import alive
 from services.common.logs import LogContext
 from services.common.metrics import EntrypointMetrics
@@ -247,12 +248,13 @@ class GatewayService:
         return json_response(self.intake.act(complaint_id, "communicate", principal.as_rpc(),
                                              self._json(request)), 201)
 
-    @http("POST", "/api/v1/staff/cases/<string:complaint_id>/<string:action>")
+    # Only the actions match: POST on …/deadlines or …/audit is then a 405 for those paths,
+    # and any other word the catch-all's 404.
+    @http("POST", "/api/v1/staff/cases/<string:complaint_id>/"
+                  f"<any({', '.join(STAFF_ACTIONS)}):action>")
     @api
     def staff_action(self, request, complaint_id, action):
         principal = self._staff(request)
-        if action not in STAFF_ACTIONS:
-            raise HttpError(404, "not_found", f"没有操作 {action} (no such action)")
         body = self._json(request) if request.content_length else {}
         return json_response(self.intake.act(complaint_id, action, principal.as_rpc(), body))
 
@@ -470,7 +472,12 @@ class GatewayService:
         openid = message["from_user"]
         sessions = self.wechat.sessions
         state, action = self.wechat.dialogue.handle(sessions.state(openid), message)
-        text = self._wechat_act(action, openid, key, request)
+        try:
+            text = self._wechat_act(action, openid, key, request)
+        except InvalidInput as refused:
+            # Intake will not take this text as it is: say why and start over at the
+            # description (a resend of the same text would be refused again).
+            state, text = None, f"{wechat.NOT_ACCEPTED}{refused.message}\n{wechat.START}"
         # Only once its step is done: a failure (or a crash) leaves the user where they were.
         sessions.keep_state(openid, state)
         return text
@@ -507,7 +514,8 @@ class GatewayService:
         key = request.values.get("api_key", "")
         for entry in self.settings.open311_api_keys:
             app, _, secret = str(entry).partition(":")
-            if key and secret and hmac.compare_digest(key, secret):
+            # bytes: compare_digest refuses a str that is not ASCII (a 500 for `api_key=Õ`)
+            if key and secret and hmac.compare_digest(key.encode(), secret.encode()):
                 return app
         raise Open311Error(403, "api_key is missing or not valid")
 

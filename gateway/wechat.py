@@ -260,6 +260,7 @@ CATEGORY_PROMPT = ("请回复数字选择类别:\n"
                    + "\n".join(f"{i} {CATEGORIES[code]}" for i, code in
                                enumerate(CATEGORY_CODES, 1))
                    + "\n发送「取消」可放弃。")
+NOT_ACCEPTED = "未能受理:"
 CANCELLED = "已取消本次反映。需要时可随时重新发送文字描述。"
 NOTHING_TO_CANCEL = "当前没有进行中的反映。"
 TEXT_ONLY = "目前仅支持文字反映,请用文字描述您的问题。"

@@ -118,6 +118,8 @@ def test_caller_numbers_are_masked_in_repr_and_str():
     for text in (repr(evt), str(evt), repr(log), str(Phone("13912345678"))):
         assert "13912345678" not in text
     assert str(evt.caller) == "139****5678"
+    # a landline as every staff view shows it (was 053*****7897)
+    assert str(Phone("053188117897")) == "0531-****7897"
 
 
 RINGING = event("e1", "ringing", "2026-03-02T10:00:00+08:00")
@@ -189,6 +191,8 @@ def test_malformed_json_is_rejected():
     event("e1", "voicemail", "2026-03-02T10:00:00+08:00", transcript="漏水\u0000"),
     event("e1", "answered", "2026-03-02T10:00:00+08:00", operator="op\u0007"),
     event("e1", "ringing", "9999-12-31T23:59:59-23:59"),                # overflows UTC
+    event("e1", "ended", "2026-03-02T10:00:00+08:00", operator="op-1",
+          duration_seconds=10**20),                                      # overflows BIGINT
 ])
 def test_invalid_events_are_rejected_and_not_claimed(payload):
     guard = ReplayGuard()

@@ -29,7 +29,7 @@ def _routes():
             url = getattr(entrypoint, "url", None)
             if url:
                 for method in entrypoint.method.lower().split(","):
-                    yield method, re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", url)
+                    yield method, re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", url)
 
 
 def _documented(method, path):

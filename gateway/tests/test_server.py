@@ -234,3 +234,21 @@ def test_a_body_in_a_framing_the_server_does_not_take_closes_the_connection(star
         assert headers["Connection"] == "close"
         sock.settimeout(BOUND)
         assert sock.recv(1024) == b""   # closed: the smuggled request was never answered
+
+
+def test_the_server_does_not_bind_beside_another_on_its_port(start, web_config):
+    # eventlet.listen sets SO_REUSEPORT by default: the kernel would then share one port's
+    # connections between this gateway and whatever else holds it (another jiesu).
+    from services.common.ports import PortTaken
+
+    host, port = web_config["WEB_SERVER_ADDRESS"].split(":")
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    squatter.bind((host, int(port)))
+    squatter.listen()
+    try:
+        with pytest.raises(PortTaken, match=f"port {port} .*JIESU_GATEWAY_PORT"):
+            start()
+    finally:
+        squatter.close()

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from services.common.logs import mask_number
+from services.common.privacy import mask_contact
 from services.common.fields import Moment
 from services.intake.schemas import FullMatch, Text
 
@@ -58,11 +58,12 @@ class Phone:
     """A caller's number; `number` is the full one, str and repr only ever the masked one."""
     number: str
 
+    # masked as every staff view masks a number (0531-****7897 for a landline)
     def __str__(self) -> str:
-        return mask_number(self.number)
+        return mask_contact(self.number) or ""
 
     def __repr__(self) -> str:
-        return f"Phone({mask_number(self.number)!r})"
+        return f"Phone({str(self)!r})"
 
 
 class CallEventSchema(Schema):
@@ -79,7 +80,9 @@ class CallEventSchema(Schema):
     caller = fields.String(required=True, validate=FullMatch(r"^\+?[\d\- ]{3,24}$"))
     operator = Text(load_default=None, validate=validate.Length(min=1, max=64))
     recording_url = fields.Url(load_default=None, schemes={"http", "https"})
-    duration_seconds = fields.Integer(load_default=None, validate=validate.Range(min=0))
+    # a day at most: a bigger number is no call, and would overflow the column
+    duration_seconds = fields.Integer(load_default=None, strict=True,
+                                      validate=validate.Range(min=0, max=86_400))
     transcript = Text(load_default=None, multiline=True, validate=validate.Length(max=5000))
 
     @validates_schema

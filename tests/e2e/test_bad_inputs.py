@@ -66,10 +66,6 @@ def nested(depth: int) -> str:
     return "[" * depth + "]" * depth
 
 
-def xfail(point: str, why: str):
-    return (pytest.mark.xfail(reason=f"issue 10 point {point} (another engineer): {why}",
-                              strict=False),)
-
 
 FILE = "/api/v1/complaints"
 CASE = "/api/v1/staff/cases/{case}"
@@ -169,9 +165,9 @@ CASES = [
         content_type="application/json; charset=utf-16", status=415,
         code="unsupported_media_type"),
     Bad("content-only-spaces", "POST", FILE, body=dict(FILING, content=" " * 20),
-        code="invalid_input", marks=xfail("10", "content of only spaces (intake schema)")),
+        code="invalid_input"),
     Bad("phone-with-newline", "POST", FILE, body=dict(FILING, contact_phone="13812345678\n"),
-        code="invalid_input", marks=xfail("10", "phone with a newline (intake schema)")),
+        code="invalid_input"),
     # ---- point 11: the error contract's own statuses
     Bad("options", "OPTIONS", FILE, status=405, code="method_not_allowed"),
     Bad("trace", "TRACE", FILE, status=405, code="method_not_allowed"),
@@ -271,13 +267,15 @@ CASES = [
         status=404, code="not_found"),
     Bad("unknown-action", "POST", CASE + "/delete", who="office", body={}, status=404,
         code="not_found"),
-    # ---- other engineers' points, in the table so that their fixes are seen here
+    Bad("post-on-the-deadlines", "POST", CASE + "/deadlines", who="office", body={},
+        status=405, code="method_not_allowed"),
+    Bad("post-on-the-audit", "POST", CASE + "/audit", who="office", body={}, status=405,
+        code="method_not_allowed"),
+    # ---- points 6 and 9
     Bad("dispatch-to-unknown-unit", "POST", CASE + "/dispatch", who="office",
-        body={"unit_id": "no-such-unit"}, code="invalid_input",
-        marks=xfail("9", "dispatch to a unit that does not exist")),
+        body={"unit_id": "no-such-unit"}, code="invalid_input"),
     Bad("figures-of-unknown-unit", "GET", "/api/v1/staff/units/no-such-unit/figures",
-        who="office", status=404, code="not_found",
-        marks=xfail("9", "figures of a unit that does not exist")),
+        who="office", status=404, code="not_found"),
     Bad("extension-decades-ahead", "POST", CASE + "/extensions", who="handler",
         body={"reason": "需要采购配件", "new_due_at": "2090-01-01T00:00:00+08:00"},
         code="invalid_input"),
@@ -287,7 +285,7 @@ CASES = [
     Bad("communication-before-filing", "POST", CASE + "/communications", who="handler",
         body={"kind": "phone", "at": "1999-01-02T00:00:00+00:00", "with_whom": "诉求人",
               "summary": "已沟通维修安排"},
-        code="invalid_input", marks=xfail("6", "communications not before filing")),
+        code="invalid_input"),
 ]
 
 

@@ -88,8 +88,14 @@ def test_an_answered_call_is_filed_by_the_operator_and_the_caller_gets_texts(sys
 
     case = requests.get(f"{system.url}/api/v1/staff/cases/{case_id}", headers=OFFICE,
                         timeout=30).json()
+    # The office's case view is where it calls back: the number whole (and that read
+    # audited); every list and every unit's view shows it masked.
     assert (case["channel"], case["call_id"], case["contact_phone"]) == \
-        ("hotline", "call-1", "139****5678")
+        ("hotline", "call-1", CALLER)
+    listed = requests.get(f"{system.url}/api/v1/staff/cases", headers=OFFICE,
+                          timeout=30).json()
+    assert [c["contact_phone"] for c in listed if c["id"] == case_id] == \
+        ["139****5678"]
     assert "李晓梅" in case["pledge"] and "宣读确认" in case["pledge"]
     assert CALLER not in case["complainant_id"]
     assert requests.get(f"{system.url}/api/v1/staff/hotline/calls/call-1", headers=OFFICE,

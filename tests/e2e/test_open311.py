@@ -99,6 +99,10 @@ def test_bad_requests_get_the_specifications_errors_and_file_nothing(system):
         "description": "热水停了两天了", "attribute[pledge]": "yes"}, timeout=30)
     assert bad_key.status_code == 403
     assert ElementTree.fromstring(bad_key.content).find("error/code").text == "403"
+    for key in ("Õ", "钥匙"):   # not ASCII: was a 500 (compare_digest refuses such a str)
+        foreign = requests.get(_url(system, "requests.json"), params={"api_key": key},
+                               timeout=30)
+        assert foreign.status_code == 403 and foreign.json()[0]["code"] == 403
     no_location = requests.post(_url(system, "requests.json"), data={
         "api_key": KEY, "service_code": "logistics", "description": "热水停了两天了",
         "attribute[pledge]": "yes"}, timeout=30)

@@ -81,6 +81,19 @@ def test_a_dialogue_files_once_and_answers_a_query(system):
     assert number in status
 
 
+def test_a_text_intake_will_not_take_is_answered_with_why_and_starts_over(system):
+    # A right-to-left override (U+202E) can disguise a text; intake refuses it. The user is
+    # told why and asked for the text again, not "系统繁忙" (which invites a pointless resend).
+    assert "类别" in _content(_send(system, _text("学生公寓3号楼热水\u202e已经停了两天,请维修", 4001)))
+    assert "如实反映" in _content(_send(system, _text("2", 4002)))
+    refused = _content(_send(system, _text("1", 4003)))
+    assert "未能受理" in refused and "系统繁忙" not in refused
+    assert "文字描述" in refused
+    assert system.query("intake", "SELECT id FROM complaints WHERE channel = 'wechat'") == []
+    # the dialogue starts over at the description
+    assert "类别" in _content(_send(system, _text("学生公寓3号楼热水已经停了两天,请尽快维修", 4004)))
+
+
 def test_safe_mode_round_trip(system):
     timestamp, nonce = str(int(time.time())), "safe-nonce"
     envelope = CRYPTO.encrypt(_text("帮助", 2001), nonce, timestamp)
