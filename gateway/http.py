@@ -12,7 +12,6 @@ import functools
 import json
 import logging
 import math
-import re
 import uuid
 
 from nameko.exceptions import UnknownService
@@ -24,6 +23,7 @@ from gateway.auth import Unauthorized
 from gateway.limits import RateLimited
 from services.common.bus import BROKER_ERRORS, RpcTimeout
 from services.common.errors import JiesuError
+from services.common.fields import NOT_IN_A_TEXT
 
 log = logging.getLogger("jiesu.gateway")
 MAX_BODY_BYTES = 64 * 1024
@@ -34,13 +34,8 @@ MAX_JSON_DEPTH = 32
 # pages (gateway/server.py gives it a rule without a method list).
 EVERY_METHOD = "*"
 
-# What no keyboard types, in any string of a JSON body (keys too): C0/C1 controls but tab and
-# line breaks (a NUL cannot even be stored in PostgreSQL), halves of UTF-16 pairs ("\ud800"
-# cannot be encoded as UTF-8, so it would fail in the database driver or the RPC encoder),
-# and the bidi embedding, override and isolate controls that make a text read otherwise
-# than it is stored. Intake's `Text` fields refuse the same, field by field.
-FORBIDDEN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
-                            "\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+# Refused in any string of a JSON body (keys too), as intake's `Text` fields refuse it.
+FORBIDDEN_TEXT = NOT_IN_A_TEXT
 BIGGEST_INTEGER = 2 ** 63 - 1   # PostgreSQL's BIGINT, the widest integer column
 MAX_PATH_VALUE = 200             # ids are UUIDs or codes; the catch-all's path may be longer
 

@@ -1,9 +1,20 @@
 """Marshmallow fields shared by the services' schemas."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 from marshmallow import fields
+
+# What no keyboard types, refused in every text a client sends (the gateway checks every string
+# of a JSON body, intake's `Text` fields each text): C0 and C1 controls (a NUL cannot even be
+# stored in PostgreSQL), UTF-16 halves without their pair ("\ud800" cannot be encoded as
+# UTF-8, so it would fail in the database driver or the RPC encoder), and the bidi embedding,
+# override and isolate controls that make a text read otherwise than it is stored. Tab and
+# line breaks are kept where a text may run over several lines.
+_SURROGATES_AND_BIDI = "\ud800-\udfff\u202a-\u202e\u2066-\u2069"
+NOT_IN_A_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_SURROGATES_AND_BIDI}]")
+NOT_IN_A_TEXT = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_SURROGATES_AND_BIDI}]")
 
 # Dates a client may give: aware, and within years that mean something here. Beyond them a
 # date cannot even be converted to UTC ("0001-01-01T00:00:00+14:00" is year 0,

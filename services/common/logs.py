@@ -15,7 +15,6 @@ import uuid
 from nameko.extensions import DependencyProvider
 
 from services.common.privacy import mask_phones, masked_deep
-from services.common.privacy import mask_number  # noqa: F401 - imported from here by sms, calls
 
 correlation_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None)

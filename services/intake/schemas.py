@@ -3,13 +3,12 @@ case as it is shown back."""
 from __future__ import annotations
 
 import json
-import re
 import unicodedata
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.contracts import CATEGORIES, CHANNELS, GRADES
-from services.common.fields import Moment
+from services.common.fields import NOT_IN_A_LINE, NOT_IN_A_TEXT, Moment
 from services.common.logs import mask_phone
 from services.intake.domain import PHONE_PATTERN
 from services.intake.lifecycle import COMMUNICATION_KINDS, OUTCOMES, Status
@@ -28,24 +27,14 @@ class FullMatch(validate.Regexp):
 
 PHONE = FullMatch(PHONE_PATTERN, error="不是有效的手机号或座机号 (not a valid phone number)")
 
-# What no keyboard types, refused in every text a client sends: C0 and C1 controls (a NUL
-# cannot even be stored in PostgreSQL), UTF-16 halves without their pair ("\ud800" cannot be
-# encoded as UTF-8, so it would fail in the database driver), and the bidi embedding,
-# override and isolate controls that make a text read otherwise than it is stored. Tab and
-# line breaks are kept where a text may run over several lines.
-_SURROGATES_AND_BIDI = "\ud800-\udfff\u202a-\u202e\u2066-\u2069"
-_NOT_IN_A_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_SURROGATES_AND_BIDI}]")
-_NOT_IN_A_TEXT = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_SURROGATES_AND_BIDI}]")
-
-
 def _invisible(char: str) -> bool:
     return char.isspace() or unicodedata.category(char) == "Cf"
 
 
 class Text(fields.String):
     """A text a person typed: trimmed of surrounding whitespace, refused if nothing visible
-    is left (spaces, tabs, zero-width spaces), or if it holds a character listed above.
-    `multiline` allows tabs and line breaks inside."""
+    is left (spaces, tabs, zero-width spaces), or if it holds a character no keyboard types
+    (services/common/fields.py). `multiline` allows tabs and line breaks inside."""
 
     default_error_messages = {
         "blank": "不能为空白 (must not be blank)",
@@ -54,7 +43,7 @@ class Text(fields.String):
 
     def __init__(self, *args, multiline: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.forbidden = _NOT_IN_A_TEXT if multiline else _NOT_IN_A_LINE
+        self.forbidden = NOT_IN_A_TEXT if multiline else NOT_IN_A_LINE
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)

@@ -31,7 +31,7 @@ import time
 
 import requests
 
-from services.common.logs import mask_number
+from services.common.privacy import mask_number
 from services.common.signing import hmac_signature
 
 log = logging.getLogger("jiesu.notify.sms")

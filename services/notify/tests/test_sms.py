@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from services.common.logs import mask_number
+from services.common.privacy import mask_number
 from services.common.signing import hmac_signature as sign
 from services.notify.sms import HttpSmsSender, LoggingSmsSender, SmsError
 
