@@ -39,6 +39,41 @@ GRADES = {
 CHANNELS = ("app", "wechat", "hotline", "open311", "staff")  # staff: R10, found by a unit
 
 
+# The case's states (the lifecycle that moves between them: services/intake/lifecycle.py).
+class Status:
+    RECEIVED = "received"
+    SCREENED_OUT = "screened_out"
+    ASSIGNED = "assigned"          # dispatched (派单) to a unit and a named handler
+    RETURNED = "returned"          # 退单: the unit sent it back, the office re-dispatches
+    SIGNED = "signed"              # 签收
+    IN_PROGRESS = "in_progress"
+    REPLIED = "replied"
+    REDO = "redo"                  # 发回重办: waiting for the office to send it back to a unit
+    SUPERVISED = "supervised"      # 督办: waiting for (or acting on) the leader's 批示
+    CLOSED = "closed"
+    MERGED = "merged"              # a duplicate merged into another case
+
+    LABELS = {RECEIVED: "已受理", SCREENED_OUT: "不予受理(已告知)", ASSIGNED: "已派单",
+              RETURNED: "已退单", SIGNED: "已签收", IN_PROGRESS: "办理中", REPLIED: "已答复",
+              REDO: "发回重办", SUPERVISED: "督办中", CLOSED: "已办结", MERGED: "已合并"}
+    OPEN = frozenset({RECEIVED, ASSIGNED, RETURNED, SIGNED, IN_PROGRESS, REPLIED, REDO,
+                      SUPERVISED})
+    ALL = tuple(LABELS)
+
+
+# R9: the complainant's rating, and the decisions rating takes from it.
+RATING_LEVELS = {"satisfied": "满意", "basically": "基本满意", "dissatisfied": "不满意"}
+RATING_DECISIONS = ("close", "order_redo", "supervise")
+
+# Rounds of handling: the first, again after 发回重办, under 督办 (R9).
+FIRST_ROUND, REDO_ROUND, SUPERVISED_ROUND = 0, 1, 2
+ROUNDS = (FIRST_ROUND, REDO_ROUND, SUPERVISED_ROUND)
+
+# The lifecycle's steps that complaint_transitioned reports (services/intake/lifecycle.py).
+TRANSITION_ACTIONS = ("screen_out", "return_case", "sign_for", "start", "reply", "merge",
+                      *RATING_DECISIONS)
+
+
 class ContractSchema(Schema):
     class Meta:
         unknown = EXCLUDE  # newer producers may add fields, nested ones too; old readers ignore them
@@ -94,7 +129,7 @@ class ComplaintAssignedV1(Envelope):
     # Added within v1 (optional): R8 首接首办 and the round of handling.
     disputed = fields.Boolean(load_default=False)
     assisting_units = fields.List(fields.Nested(Person), load_default=list)
-    round = fields.Integer(load_default=0)
+    round = fields.Integer(load_default=FIRST_ROUND, validate=validate.OneOf(ROUNDS))
     # Who the SLA ladder reaches (R12): the unit head and the category's supervising leader.
     unit_head = fields.Nested(Person, allow_none=True, load_default=None)
     leader = fields.Nested(Person, allow_none=True, load_default=None)
@@ -107,7 +142,7 @@ class DeadlineSetV1(Envelope):
     # Added within v1 (optional): which target, which round, and whether an extension set it.
     target = fields.String(load_default="resolution",
                            validate=validate.OneOf(["resolution", "response"]))
-    round = fields.Integer(load_default=0)
+    round = fields.Integer(load_default=FIRST_ROUND, validate=validate.OneOf(ROUNDS))
     extended = fields.Boolean(load_default=False)
     reason = fields.String(allow_none=True, load_default=None)
 
@@ -124,7 +159,7 @@ class SlaAlertV1(Envelope):
                           validate=validate.OneOf(["handler", "head", "office", "leader"]))
     recipient = fields.Nested(Person, allow_none=True, load_default=None)
     due_at = fields.AwareDateTime(required=True)
-    round = fields.Integer(load_default=0)
+    round = fields.Integer(load_default=FIRST_ROUND, validate=validate.OneOf(ROUNDS))
 
 
 class Milestone(ContractSchema):
@@ -176,10 +211,10 @@ class ComplaintTransitionedV1(Envelope):
     """Every step of the lifecycle (services/intake/lifecycle.py) after assignment."""
     number = fields.String(required=True)
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
-    action = fields.String(required=True)
-    from_status = fields.String(required=True)
-    to_status = fields.String(required=True)
-    round = fields.Integer(required=True)
+    action = fields.String(required=True, validate=validate.OneOf(TRANSITION_ACTIONS))
+    from_status = fields.String(required=True, validate=validate.OneOf(Status.ALL))
+    to_status = fields.String(required=True, validate=validate.OneOf(Status.ALL))
+    round = fields.Integer(required=True, validate=validate.OneOf(ROUNDS))
     actor = fields.Nested(Person, required=True)
     actor_role = fields.String(required=True)
     unit = fields.Nested(Person, allow_none=True, load_default=None)
@@ -196,18 +231,16 @@ class DispatchRequestedV1(Envelope):
     number = fields.String(required=True)
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
     unit_id = fields.String(allow_none=True, load_default=None)
-    round = fields.Integer(required=True)
+    round = fields.Integer(required=True, validate=validate.OneOf(ROUNDS))
     received_at = fields.AwareDateTime(required=True)
     lead_unit_id = fields.String(allow_none=True, load_default=None)
 
 
 class ComplaintRatedV1(Envelope):
     """The complainant's rating and what follows from it (R9): close, order_redo, supervise."""
-    level = fields.String(required=True,
-                          validate=validate.OneOf(["satisfied", "basically", "dissatisfied"]))
-    round = fields.Integer(required=True)
-    decision = fields.String(required=True,
-                             validate=validate.OneOf(["close", "order_redo", "supervise"]))
+    level = fields.String(required=True, validate=validate.OneOf(RATING_LEVELS))
+    round = fields.Integer(required=True, validate=validate.OneOf(ROUNDS))
+    decision = fields.String(required=True, validate=validate.OneOf(RATING_DECISIONS))
     rater = fields.Nested(Person, required=True)
     comment = fields.String(allow_none=True, load_default=None)
 

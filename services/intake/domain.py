@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from services.common.contracts import CATEGORIES, GRADES
+from services.common.access import hotline_identity
+from services.common.contracts import CATEGORIES, GRADES, RATING_LEVELS
 from services.intake.lifecycle import ACTION_LABELS, COMMUNICATION_KINDS, OUTCOMES
 
 KIND_LABELS = {"photo": "图片", "voice": "语音"}
-LEVEL_LABELS = {"satisfied": "满意", "basically": "基本满意", "dissatisfied": "不满意"}
+LEVEL_LABELS = RATING_LEVELS
 
 CHANNEL_LABELS = {"app": "智慧山工院APP", "wechat": "微信公众号", "hotline": "24小时热线",
                   "open311": "Open311", "staff": "单位主动发现"}
@@ -52,7 +53,7 @@ def caller_pseudonym(number: str, key: str) -> str:
     """A hotline caller's complainant id: the same for every call from one number, and not
     the number (staff lists show ids; the number is personal data, X5)."""
     digest = hmac.new(key.encode("utf-8"), number.encode("utf-8"), hashlib.sha256).hexdigest()
-    return f"hotline:{digest[:24]}"
+    return hotline_identity(digest[:24])
 
 
 def local_day(moment: datetime, tz: str) -> date:

@@ -18,25 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-
-class Status:
-    RECEIVED = "received"
-    SCREENED_OUT = "screened_out"
-    ASSIGNED = "assigned"          # dispatched (派单) to a unit and a named handler
-    RETURNED = "returned"          # 退单: the unit sent it back, the office re-dispatches
-    SIGNED = "signed"              # 签收
-    IN_PROGRESS = "in_progress"
-    REPLIED = "replied"
-    REDO = "redo"                  # 发回重办: waiting for the office to send it back to a unit
-    SUPERVISED = "supervised"      # 督办: waiting for (or acting on) the leader's 批示
-    CLOSED = "closed"
-    MERGED = "merged"              # a duplicate merged into another case
-
-    LABELS = {RECEIVED: "已受理", SCREENED_OUT: "不予受理(已告知)", ASSIGNED: "已派单",
-              RETURNED: "已退单", SIGNED: "已签收", IN_PROGRESS: "办理中", REPLIED: "已答复",
-              REDO: "发回重办", SUPERVISED: "督办中", CLOSED: "已办结", MERGED: "已合并"}
-    OPEN = frozenset({RECEIVED, ASSIGNED, RETURNED, SIGNED, IN_PROGRESS, REPLIED, REDO,
-                      SUPERVISED})
+from services.common.contracts import FIRST_ROUND, REDO_ROUND, SUPERVISED_ROUND, Status
 
 
 # action -> (states it may start from, state it leads to)
@@ -67,8 +49,6 @@ OUTCOMES = {"solved": "已解决", "explained": "已解释说明", "policy_unsol
             "long_term": "需长期解决(已制定时间表)"}
 COMMUNICATION_KINDS = {"phone": "电话沟通", "face_to_face": "见面沟通"}
 
-# Rounds: 0 the first handling, 1 after 发回重办, 2 under 督办.
-FIRST, REDO_ROUND, SUPERVISED_ROUND = 0, 1, 2
 
 
 class Refused(Exception):
@@ -90,7 +70,7 @@ class Communication:
 @dataclass(frozen=True)
 class Case:
     status: str
-    round: int = FIRST
+    round: int = FIRST_ROUND
     unit_id: str | None = None
     lead_unit_id: str | None = None       # 首接首办: the first unit that received it
     disputed: bool = False

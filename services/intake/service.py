@@ -28,7 +28,7 @@ from services.common.logs import LogContext, bind_complaint
 from services.common.privacy import mask_contact, mask_phones, masked_deep
 from services.common.settings import Settings, SettingsProvider
 from services.intake import calls, domain
-from services.intake.access import (ANONYMOUS_LABEL, CaseFacts, Viewer, masks_phones, may_act,
+from services.common.access import (ANONYMOUS_LABEL, LISTING_PREFIXES, CaseFacts, Viewer, masks_phones, may_act,
                                     may_read, redact_identity, reveals_contact_phone,
                                     sees_identity)
 from services.intake.lifecycle import Case, Communication, Refused, Status
@@ -40,7 +40,7 @@ from services.intake.schemas import (ACTION_SCHEMAS, AttachmentSchema, CallListQ
                                      FiledSchema, PledgeSchema)
 from services.intake.screening import ScreeningRules
 from services.intake.similarity import SimilarityIndex, is_probable_duplicate
-from services.sla.calendar import calendar_for
+from services.common.calendar import calendar_for
 
 def _iso(value):
     """JSON for the moments kept in a text column: ISO 8601, as every answer gives them."""
@@ -530,7 +530,7 @@ class IntakeService(HealthMixin):
     def list_filed_by(self, complainant_prefix, query=None):
         """What one channel identity filed (an Open311 app, a WeChat user), with GeoReport's
         filters; by default the last 90 days, newest first."""
-        if not complainant_prefix.startswith(("open311:", "wechat:")):
+        if not complainant_prefix.startswith(LISTING_PREFIXES):
             raise InvalidInput({"complainant_prefix": ["only channel identities list filings"]})
         try:
             query = FiledByQuerySchema().load(query or {})

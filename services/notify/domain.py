@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from services.common.access import HOTLINE_PREFIX, OPEN311_PREFIX, WECHAT_PREFIX
 from services.common.contracts import CATEGORIES
 from services.common.privacy import mask_phones
 
@@ -62,7 +63,7 @@ REPLY_CHANNEL = {"app": "app", "wechat": "wechat", "hotline": "sms", "open311": 
                  "staff": "app"}
 # A channel identity says how that person came in, whatever case they are told about (the
 # complainants of duplicates merged into a case came by their own channels).
-_IDENTITY_CHANNEL = {"wechat:": "wechat", "hotline:": "sms", "open311:": "open311"}
+_IDENTITY_CHANNEL = {WECHAT_PREFIX: "wechat", HOTLINE_PREFIX: "sms", OPEN311_PREFIX: "open311"}
 
 
 def reply_channel(person_id: str, case_channel: str | None) -> str:
@@ -76,7 +77,7 @@ def address_for(message: Message, phone_of) -> str | None:
     """Where `message` goes on its channel: a WeChat user's openid (in their id), a hotline
     caller's phone (`phone_of(person_id)`, from the cases they filed), else nothing."""
     if message.channel == "wechat":
-        return message.recipient_id.removeprefix("wechat:")
+        return message.recipient_id.removeprefix(WECHAT_PREFIX)
     if message.channel == "sms":
         return phone_of(message.recipient_id)
     return None

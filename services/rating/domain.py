@@ -1,10 +1,9 @@
 """Rating's rules: the satisfaction levels and the two-strike rule (R9)."""
 from __future__ import annotations
 
-LEVELS = {"satisfied": "满意", "basically": "基本满意", "dissatisfied": "不满意"}
+from services.common.contracts import FIRST_ROUND, RATING_LEVELS, SUPERVISED_ROUND
 
-# Rounds of handling: 0 the first, 1 after 发回重办, 2 under 督办.
-FIRST, REDO, SUPERVISED = 0, 1, 2
+LEVELS = RATING_LEVELS
 
 
 def decide(level: str, round_: int) -> str:
@@ -13,6 +12,6 @@ def decide(level: str, round_: int) -> str:
     is still recorded and counted in the unit's figures)."""
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}")
-    if level != "dissatisfied" or round_ >= SUPERVISED:
+    if level != "dissatisfied" or round_ >= SUPERVISED_ROUND:
         return "close"
-    return "order_redo" if round_ == FIRST else "supervise"
+    return "order_redo" if round_ == FIRST_ROUND else "supervise"

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.sla.domain import WorkingCalendar
+from services.common.calendar import WorkingCalendar
 
 LEVELS = ("handler", "head", "office", "leader")
 

@@ -22,7 +22,7 @@ from services.common.health import HealthMixin
 from services.common.logs import LogContext, bind_complaint
 from services.common.privacy import mask_phones
 from services.common.settings import Settings, SettingsProvider
-from services.sla.calendar import calendar_for
+from services.common.calendar import calendar_for
 from services.sla.domain import DeadlinePolicy, limits_from_settings
 from services.sla.escalation import EscalationPolicy
 from services.sla.models import Deadline, Extension, Timer

@@ -15,7 +15,7 @@ from services.common.testing import InMemoryDatabase
 from services.intake.calls import WorkingHours
 from services.intake.models import metadata
 from services.intake.screening import ScreeningRules
-from services.intake.access import ANONYMOUS_LABEL
+from services.common.access import ANONYMOUS_LABEL
 from services.intake.service import IntakeService
 
 START = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)  # 09:00 Tuesday, Shanghai

@@ -4,8 +4,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.common.settings import Settings
-from services.sla.calendar import calendar_for
-from services.sla.domain import TimeLimits, WorkingCalendar, limits_from_settings, parse_hhmm
+from services.common.calendar import calendar_for
+from services.common.calendar import WorkingCalendar, parse_hhmm
+from services.sla.domain import TimeLimits, limits_from_settings
 
 SH = ZoneInfo("Asia/Shanghai")
 CALENDAR = WorkingCalendar()

@@ -13,6 +13,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 STAFF_ROLES = ("handler", "head", "office", "leader")
+ROLES = ("complainant", *STAFF_ROLES)
+
+# Complainants who come through a channel rather than the campus login are known by an id
+# with the channel's prefix: wechat:<openid>, open311:<app>:<person>, hotline:<pseudonym>.
+WECHAT_PREFIX, OPEN311_PREFIX, HOTLINE_PREFIX = "wechat:", "open311:", "hotline:"
+# The channel whose own identities may list what they filed (Open311's GET requests, a
+# WeChat user's 我的诉求).
+LISTING_PREFIXES = (OPEN311_PREFIX, WECHAT_PREFIX)
+
+
+def wechat_identity(openid: str) -> str:
+    return f"{WECHAT_PREFIX}{openid}"
+
+
+def open311_app_identity(app: str) -> str:
+    """The prefix of every identity filed through one Open311 app."""
+    return f"{OPEN311_PREFIX}{app}:"
+
+
+def hotline_identity(pseudonym: str) -> str:
+    return f"{HOTLINE_PREFIX}{pseudonym}"
 
 # Who did it, shown instead of an anonymous complainant's name or id (X5).
 ANONYMOUS_LABEL = "匿名诉求人"
@@ -54,7 +75,7 @@ class Viewer:
         return self.has(*STAFF_ROLES)
 
     def main_role(self) -> str:
-        for role in ("office", "leader", "head", "handler"):
+        for role in ("office", "leader", "head", "handler"):  # the most powerful first
             if role in self.roles:
                 return role
         return "complainant"

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from services.sla.calendar import calendar_data_from_dict
-from services.sla.domain import WorkingCalendar
+from services.common.calendar import calendar_data_from_dict
+from services.common.calendar import WorkingCalendar
 from services.sla.escalation import EscalationPolicy
 
 SH = ZoneInfo("Asia/Shanghai")

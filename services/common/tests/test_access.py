@@ -1,7 +1,7 @@
 """Who may read and act on a case; everyone else gets "no such case"."""
 import pytest
 
-from services.intake.access import CaseFacts, Viewer, may_act, may_read, sees_identity
+from services.common.access import CaseFacts, Viewer, may_act, may_read, sees_identity
 
 CASE = CaseFacts(complainant_id="s1", unit_id="logistics", assisting_unit_ids=("security",),
                  supervisor_id="l-1")
@@ -41,7 +41,7 @@ def test_anonymity_hides_the_complainant_from_the_unit_not_from_the_office():
 
 
 def test_an_anonymous_complainants_name_and_id_are_redacted_from_text():
-    from services.intake.access import ANONYMOUS_LABEL, redact_identity
+    from services.common.access import ANONYMOUS_LABEL, redact_identity
 
     assert redact_identity("我是欧阳明月,学号 s-2025-7788", "欧阳明月", "s-2025-7788") == \
         f"我是{ANONYMOUS_LABEL},学号 {ANONYMOUS_LABEL}"
@@ -50,7 +50,7 @@ def test_an_anonymous_complainants_name_and_id_are_redacted_from_text():
 
 
 def test_staff_read_phones_masked_and_only_the_office_asks_for_the_contact_phone():
-    from services.intake.access import masks_phones, reveals_contact_phone
+    from services.common.access import masks_phones, reveals_contact_phone
 
     assert masks_phones(HANDLER) and masks_phones(OFFICE) and not masks_phones(OWNER)
     assert reveals_contact_phone(OFFICE, True) and not reveals_contact_phone(OFFICE, False)

@@ -13,9 +13,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.sla.calendar import (DEFAULT_CALENDAR_FILE, CalendarConfigError,
+from services.common.calendar import (DEFAULT_CALENDAR_FILE, CalendarConfigError,
                                    calendar_data_from_dict, load_calendar_data)
-from services.sla.domain import DeadlinePolicy, TimeLimits, WorkingCalendar
+from services.common.calendar import WorkingCalendar
+from services.sla.domain import DeadlinePolicy, TimeLimits
 
 SH = ZoneInfo("Asia/Shanghai")
 LIMITS = TimeLimits(simple=timedelta(hours=2), complex_days=3)
@@ -193,7 +194,7 @@ def test_describe_year_lists_vacations_and_days(data):
 # ------------------------------------------------------------------------ years without data
 def test_a_year_without_data_counts_weekends_only_and_warns_once(caplog):
     calendar = calendar_data_from_dict({}).working_calendar()
-    caplog.set_level(logging.WARNING, logger="services.sla.calendar")
+    caplog.set_level(logging.WARNING, logger="services.common.calendar")
     # 2030-01-01 is a Tuesday: no 元旦 without data.
     assert due("general", at(2030, 1, 1, 10, 0), calendar) == at(2030, 1, 1, 17, 30)
     assert due("complex", at(2030, 1, 4, 10, 0), calendar) == at(2030, 1, 8, 17, 30)
@@ -208,7 +209,7 @@ def test_a_year_without_data_counts_weekends_only_and_warns_once(caplog):
 
 
 def test_without_the_package_only_the_file_counts(caplog):
-    caplog.set_level(logging.WARNING, logger="services.sla.calendar")
+    caplog.set_level(logging.WARNING, logger="services.common.calendar")
     data = calendar_data_from_dict({}, use_package=False)
     assert data.coverage() is None and not data.holidays
     assert data.working_calendar().is_working_day(date(2026, 10, 6))   # Tue Oct 6
@@ -226,7 +227,7 @@ def test_the_file_fills_a_year_the_package_does_not_know(caplog):
     data = calendar_data_from_dict(NATIONAL_2027)
     assert data.coverage() == (2004, 2027)
     calendar = data.working_calendar()
-    caplog.set_level(logging.WARNING, logger="services.sla.calendar")
+    caplog.set_level(logging.WARNING, logger="services.common.calendar")
     # Fri Feb 5 after the cut-off: Feb 6-12 off, Sat Feb 13 worked.
     assert due("general", at(2027, 2, 5, 16, 30), calendar) == at(2027, 2, 13, 17, 30)
     assert not calendar.is_working_day(date(2027, 1, 1))
