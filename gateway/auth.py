@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from services.intake.access import STAFF_ROLES
+from services.common.access import STAFF_ROLES
 
 
 class Unauthorized(Exception):
