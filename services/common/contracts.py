@@ -201,12 +201,6 @@ class ExtensionV1(Envelope):
     unit_head = fields.Nested(Person, allow_none=True, load_default=None)
 
 
-class NotificationSentV1(Envelope):
-    notification_id = fields.String(required=True)
-    recipient_role = fields.String(required=True)
-    template = fields.String(required=True)
-
-
 class ComplaintTransitionedV1(Envelope):
     """Every step of the lifecycle (services/intake/lifecycle.py) after assignment."""
     number = fields.String(required=True)
@@ -257,7 +251,6 @@ EVENTS: dict[tuple[str, int], type[Envelope]] = {
     ("complaint_received", 1): ComplaintReceivedV1,
     ("complaint_assigned", 1): ComplaintAssignedV1,
     ("deadline_set", 1): DeadlineSetV1,
-    ("notification_sent", 1): NotificationSentV1,
     ("complaint_transitioned", 1): ComplaintTransitionedV1,
     ("dispatch_requested", 1): DispatchRequestedV1,
     ("complaint_rated", 1): ComplaintRatedV1,
@@ -274,7 +267,6 @@ SOURCES = {
     "complaint_received": "intake",
     "complaint_assigned": "routing",
     "deadline_set": "sla",
-    "notification_sent": "notify",
     "complaint_transitioned": "intake",
     "dispatch_requested": "intake",
     "complaint_rated": "rating",

@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 
 def _patch_psycopg_for_eventlet() -> None:
     # Without this psycopg2 waits for PostgreSQL inside C and blocks every greenthread of
-    # the process (tests/integration/test_db_does_not_block.py shows the difference).
+    # the process (tests/integration/test_infrastructure.py,
+    # test_a_slow_query_does_not_block_other_greenthreads, checks that it does not).
     try:
         from psycogreen.eventlet import patch_psycopg
     except ImportError:  # pragma: no cover - psycogreen is a hard dependency

@@ -34,7 +34,7 @@ class Notification(Base):
     recipient_name: Mapped[str | None] = mapped_column(sa.String(100))
     channel: Mapped[str] = mapped_column(sa.String(16))
     # Where the channel delivers it (an openid, a phone number), fixed when it is recorded
-    # so a resend goes to the same place. Never shown by list_notifications.
+    # so a resend goes to the same place.
     address: Mapped[str | None] = mapped_column(sa.String(128))
     template: Mapped[str] = mapped_column(sa.String(64))
     text: Mapped[str] = mapped_column(sa.Text)

@@ -1,26 +1,23 @@
 """Notify: everything sent to people."""
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from datetime import timedelta
 from typing import NamedTuple
 
-from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy import select, update
 
-from services.common.bus import event_handler
-from services.common.contracts import load_event
 from services.common.db import Database
 from services.common import metrics
 from services.common.health import HealthMixin
 from services.common.logs import LogContext
-from services.common.settings import Settings, SettingsProvider
+from services.common.providers import Built, consumes
+from services.common.settings import SettingsProvider
 from services.notify import domain
 from services.notify.models import CaseContact, Notification
-from services.notify.schemas import NotificationSchema
 from services.notify.senders import ChannelSenders
 
 log = logging.getLogger(__name__)
@@ -28,91 +25,87 @@ MAX_ATTEMPTS = 5
 SWEEP_SECONDS = 5
 
 
-class SenderProvider(DependencyProvider):
-    def setup(self):
-        self.sender = ChannelSenders.from_settings(
-            Settings.from_container_config(self.container.config))
+def sent_after_commit(handler):
+    """Send what a `@consumes` handler recorded (it returns the notifications) once its unit
+    of work has committed them with the inbox record: a crash in between leaves them pending
+    and the sweep sends them (at least once, never lost); a duplicate delivery returns
+    nothing and sends nothing. Outside `consumes`, so that no sending waits inside the
+    transaction."""
+    @functools.wraps(handler)  # keeps the entrypoint `consumes` registered on the handler
+    def handle_then_send(self, payload):
+        recorded = handler(self, payload)
+        if recorded:
+            self._send_recorded(recorded)
 
-    def get_dependency(self, worker_ctx):
-        return self.sender
+    return handle_then_send
 
 
 class NotifyService(HealthMixin):
     name = "notify"
 
     db = Database("notify")
-    sender = SenderProvider()
+    sender = Built(ChannelSenders.from_settings)
     settings = SettingsProvider()
     log_context = LogContext()
 
-    @event_handler("intake", "complaint_received")
-    def on_complaint_received(self, payload):
-        event = load_event("complaint_received", payload)
+    # Each handler records its notifications in the unit of work `consumes` gives it and
+    # returns them; the inbox names the consumer notify.<handler>, as it always has.
+    @sent_after_commit
+    @consumes("intake", "complaint_received")
+    def on_complaint_received(self, event, uow):
         message = domain.screening_reply(event) if event["screened"] \
             else domain.acknowledgement(event)
-        self._record_and_send(event, "notify.on_complaint_received", [message],
-                              contact=CaseContact(
-                                  complaint_id=event["complaint_id"],
-                                  complainant_id=event["complainant"]["id"],
-                                  complainant_name=event["complainant"].get("name"),
-                                  channel=event["channel"],
-                                  phone=event.get("contact_phone")))
+        return self._record(uow, event, [message], contact=CaseContact(
+            complaint_id=event["complaint_id"], complainant_id=event["complainant"]["id"],
+            complainant_name=event["complainant"].get("name"), channel=event["channel"],
+            phone=event.get("contact_phone")))
 
-    @event_handler("sla", "sla_alert")
-    def on_sla_alert(self, payload):
-        event = load_event("sla_alert", payload)
-        message = domain.sla_alert_message(event)
-        if message is not None:
-            self._record_and_send(event, "notify.on_sla_alert", [message])
+    @sent_after_commit
+    @consumes("sla", "sla_alert",
+              only_if=lambda event: domain.sla_alert_message(event) is not None)
+    def on_sla_alert(self, event, uow):
+        return self._record(uow, event, [domain.sla_alert_message(event)])
 
-    @event_handler("sla", "extension_requested")
-    def on_extension_requested(self, payload):
-        event = load_event("extension_requested", payload)
-        self._record_and_send(event, "notify.on_extension_requested",
-                              domain.extension_messages(event, None))
+    @sent_after_commit
+    @consumes("sla", "extension_requested")
+    def on_extension_requested(self, event, uow):
+        return self._record(uow, event, domain.extension_messages(event, None))
 
-    @event_handler("sla", "timetable_set")
-    def on_timetable_set(self, payload):
-        self._tell_complainant(load_event("timetable_set", payload), "notify.on_timetable_set")
+    @sent_after_commit
+    @consumes("sla", "timetable_set")
+    def on_timetable_set(self, event, uow):
+        return self._tell_complainant(uow, event)
 
-    @event_handler("sla", "milestone_updated")
-    def on_milestone_updated(self, payload):
-        self._tell_complainant(load_event("milestone_updated", payload),
-                               "notify.on_milestone_updated")
+    @sent_after_commit
+    @consumes("sla", "milestone_updated")
+    def on_milestone_updated(self, event, uow):
+        return self._tell_complainant(uow, event)
 
-    def _tell_complainant(self, event, consumer):
-        with self.db.session() as session:
-            messages = domain.timetable_messages(event, session.get(CaseContact,
-                                                                     event["complaint_id"]))
-        if messages:
-            self._record_and_send(event, consumer, messages)
+    def _tell_complainant(self, uow, event):
+        return self._record(uow, event, domain.timetable_messages(
+            event, uow.session.get(CaseContact, event["complaint_id"])))
 
-    @event_handler("sla", "extension_decided")
-    def on_extension_decided(self, payload):
-        event = load_event("extension_decided", payload)
-        with self.db.session() as session:
-            contact = session.get(CaseContact, event["complaint_id"])
-            messages = domain.extension_messages(event, contact)
-        self._record_and_send(event, "notify.on_extension_decided", messages)
+    @sent_after_commit
+    @consumes("sla", "extension_decided")
+    def on_extension_decided(self, event, uow):
+        return self._record(uow, event, domain.extension_messages(
+            event, uow.session.get(CaseContact, event["complaint_id"])))
 
-    @event_handler("intake", "complaint_transitioned")
-    def on_complaint_transitioned(self, payload):
-        event = load_event("complaint_transitioned", payload)
-        messages = domain.transition_messages(event)
-        if messages:
-            self._record_and_send(event, "notify.on_complaint_transitioned", messages)
+    @sent_after_commit
+    @consumes("intake", "complaint_transitioned",
+              only_if=lambda event: bool(domain.transition_messages(event)))
+    def on_complaint_transitioned(self, event, uow):
+        return self._record(uow, event, domain.transition_messages(event))
 
-    @event_handler("routing", "supervisor_assigned")
-    def on_supervisor_assigned(self, payload):
-        event = load_event("supervisor_assigned", payload)
-        self._record_and_send(event, "notify.on_supervisor_assigned",
-                              [domain.supervision_notice(event)])
+    @sent_after_commit
+    @consumes("routing", "supervisor_assigned")
+    def on_supervisor_assigned(self, event, uow):
+        return self._record(uow, event, [domain.supervision_notice(event)])
 
-    @event_handler("routing", "complaint_assigned")
-    def on_complaint_assigned(self, payload):
-        event = load_event("complaint_assigned", payload)
-        self._record_and_send(event, "notify.on_complaint_assigned",
-                              [domain.assignment_notice(event)])
+    @sent_after_commit
+    @consumes("routing", "complaint_assigned")
+    def on_complaint_assigned(self, event, uow):
+        return self._record(uow, event, [domain.assignment_notice(event)])
 
     @timer(interval=SWEEP_SECONDS)
     def resend_pending(self):
@@ -127,40 +120,28 @@ class NotifyService(HealthMixin):
             for notification in stale:
                 _mark(uow.session, notification, self._send(notification), uow.clock.now())
 
-    @rpc
-    def list_notifications(self, complaint_id):
-        with self.db.session() as session:
-            rows = session.execute(select(Notification).where(
-                Notification.complaint_id == complaint_id)
-                .order_by(Notification.created_at, Notification.recipient_role)).scalars().all()
-            return NotificationSchema(many=True).dump(rows)
-
     # ------------------------------------------------------------------------------------
-    def _record_and_send(self, event, consumer, messages, contact=None):
-        recorded = []  # stays empty when this delivery turns out to be a duplicate
-        with self.db.unit_of_work() as uow:
-            if uow.already_applied(event, consumer):
-                return
-            if contact is not None:
-                uow.session.merge(contact)
-                uow.session.flush()  # the acknowledgement's SMS looks the phone up below
+    def _record(self, uow, event, messages, contact=None) -> list[Notification]:
+        """Store the event's notifications, pending, in the handler's unit of work."""
+        if contact is not None:
+            uow.session.merge(contact)
+            uow.session.flush()  # the acknowledgement's SMS looks the phone up below
 
-            def phone_of(person_id):
-                return uow.session.execute(
-                    select(CaseContact.phone).where(CaseContact.complainant_id == person_id,
-                                                    CaseContact.phone.is_not(None))
-                    .limit(1)).scalar()
-            recorded = [Notification(
-                id=str(uuid.uuid4()), complaint_id=event["complaint_id"],
-                event_id=event["event_id"], status="pending", attempts=0,
-                created_at=uow.clock.now(),
-                **dict(vars(domain.as_sent(message)), address=message.address
-                       or domain.address_for(message, phone_of))) for message in messages]
-            uow.session.add_all(recorded)
-        if not recorded:
-            return
-        # Sent after the commit: a crash before the marks are stored leaves them pending,
-        # and the sweep sends them again (at least once, never lost).
+        def phone_of(person_id):
+            return uow.session.execute(
+                select(CaseContact.phone).where(CaseContact.complainant_id == person_id,
+                                                CaseContact.phone.is_not(None))
+                .limit(1)).scalar()
+        recorded = [Notification(
+            id=str(uuid.uuid4()), complaint_id=event["complaint_id"],
+            event_id=event["event_id"], status="pending", attempts=0,
+            created_at=uow.clock.now(),
+            **dict(vars(domain.as_sent(message)), address=message.address
+                   or domain.address_for(message, phone_of))) for message in messages]
+        uow.session.add_all(recorded)
+        return recorded
+
+    def _send_recorded(self, recorded) -> None:
         outcomes = [(notification, self._send(notification)) for notification in recorded]
         with self.db.unit_of_work() as uow:
             for notification, error in outcomes:

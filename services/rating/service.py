@@ -7,13 +7,13 @@ from marshmallow import ValidationError
 from nameko.rpc import rpc
 from sqlalchemy import select
 
-from services.common.bus import event_handler
-from services.common.contracts import CallerSchema, load_event
+from services.common.contracts import CallerSchema
 from services.common.db import Database
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common import metrics
 from services.common.health import HealthMixin
 from services.common.logs import LogContext, bind_complaint
+from services.common.providers import consumes
 from services.rating.domain import decide
 from services.rating.models import Rating, RatingSlot
 from services.rating.schemas import RateSchema, RatingSchema
@@ -25,35 +25,25 @@ class RatingService(HealthMixin):
     db = Database("rating")
     log_context = LogContext()
 
-    @event_handler("intake", "complaint_received")
-    def on_complaint_received(self, payload):
+    @consumes("intake", "complaint_received")
+    def on_complaint_received(self, event, uow):
         """Know who filed it from the start: they may rate it once it is replied to (before
         that they are told it is not open for rating; anyone else is told it does not exist)."""
-        event = load_event("complaint_received", payload)
-        with self.db.unit_of_work() as uow:
-            if uow.already_applied(event, "rating.on_complaint_received"):
-                return
-            uow.session.merge(RatingSlot(
-                complaint_id=event["complaint_id"], complainant_id=event["complainant"]["id"],
-                round=0, primary=True, unit_id=None, category=event["category"], open=False,
-                opened_at=event["occurred_at"]))
+        uow.session.merge(RatingSlot(
+            complaint_id=event["complaint_id"], complainant_id=event["complainant"]["id"],
+            round=0, primary=True, unit_id=None, category=event["category"], open=False,
+            opened_at=event["occurred_at"]))
 
-    @event_handler("intake", "complaint_transitioned")
-    def on_complaint_transitioned(self, payload):
-        """A reply opens the rating for everyone who filed the case; anything else that
-        moves a replied case on closes what is still open."""
-        event = load_event("complaint_transitioned", payload)
-        with self.db.unit_of_work() as uow:
-            if uow.already_applied(event, "rating.on_complaint_transitioned"):
-                return
-            if event["action"] != "reply":
-                return
-            for index, person in enumerate(event["complainants"]):
-                uow.session.merge(RatingSlot(
-                    complaint_id=event["complaint_id"], complainant_id=person["id"],
-                    round=event["round"], primary=index == 0,
-                    unit_id=(event["unit"] or {}).get("id"), category=event["category"],
-                    open=True, opened_at=event["occurred_at"]))
+    @consumes("intake", "complaint_transitioned",
+              only_if=lambda event: event["action"] == "reply")
+    def on_complaint_transitioned(self, event, uow):
+        """A reply opens the rating for everyone who filed the case (a rating closes it)."""
+        for index, person in enumerate(event["complainants"]):
+            uow.session.merge(RatingSlot(
+                complaint_id=event["complaint_id"], complainant_id=person["id"],
+                round=event["round"], primary=index == 0,
+                unit_id=(event["unit"] or {}).get("id"), category=event["category"],
+                open=True, opened_at=event["occurred_at"]))
 
     @rpc(expected_exceptions=(InvalidInput, NotFound, Conflict))
     def rate(self, complaint_id, rater, rating):
@@ -93,9 +83,3 @@ class RatingService(HealthMixin):
             (metrics.REDO if decision == "order_redo" else metrics.SUPERVISED).labels(unit).inc()
         return RatingSchema().dump(record)
 
-    @rpc
-    def list_ratings(self, complaint_id):
-        with self.db.session() as session:
-            rows = session.execute(select(Rating).where(Rating.complaint_id == complaint_id)
-                                   .order_by(Rating.round, Rating.rated_at)).scalars().all()
-            return RatingSchema(many=True).dump(rows)

@@ -14,9 +14,3 @@ class UnitSchema(Schema):
     head = fields.Nested(PersonSchema)
     handlers = fields.List(fields.Nested(PersonSchema))
 
-
-class CategoryRouteSchema(Schema):
-    category = fields.String()
-    label = fields.String()
-    unit = fields.Nested(UnitSchema(only=("id", "name")))
-    grade = fields.String()

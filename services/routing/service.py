@@ -4,59 +4,45 @@ from __future__ import annotations
 import logging
 from zoneinfo import ZoneInfo
 
-from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from sqlalchemy import func, select, update
 
-from services.common.bus import event_handler
-from services.common.contracts import CATEGORIES, ContractError, load_event
+from services.common.contracts import ContractError
 from services.common.db import Database
 from services.common.health import HealthMixin
 from services.common.logs import LogContext
-from services.common.settings import Settings, SettingsProvider
+from services.common.providers import Built, consumes
+from services.common.settings import SettingsProvider
 from services.routing.domain import Directory
 from services.routing.models import Assignment
-from services.routing.schemas import CategoryRouteSchema, UnitSchema
+from services.routing.schemas import UnitSchema
 
 log = logging.getLogger(__name__)
-
-
-class DirectoryProvider(DependencyProvider):
-    """Loads the organisation directory once, when the service starts; a malformed file
-    stops the service at start-up rather than misrouting cases."""
-
-    def setup(self):
-        settings = Settings.from_container_config(self.container.config)
-        self.directory = Directory.load(settings.resolve_path(settings.org_directory))
-
-    def get_dependency(self, worker_ctx):
-        return self.directory
+# What ends a case's assignment: the handler's load counts open cases only.
+ENDS_ASSIGNMENT = ("close", "screen_out", "return_case", "merge", "supervise")
 
 
 class RoutingService(HealthMixin):
     name = "routing"
 
     db = Database("routing")
-    directory = DirectoryProvider()
+    # Loaded once, when the service starts: a malformed file stops the service at start-up
+    # rather than misrouting cases.
+    directory = Built(lambda settings: Directory.load(settings.resolve_path(
+        settings.org_directory)))
     settings = SettingsProvider()
     log_context = LogContext()
 
-    @event_handler("intake", "complaint_received")
-    def on_complaint_received(self, payload):
-        event = load_event("complaint_received", payload)
-        if event["screened"]:
-            return  # R4: out of scope, answered by its template; no unit gets it
-        with self.db.unit_of_work() as uow:
-            if uow.already_applied(event, "routing.on_complaint_received"):
-                return
-            self._assign(uow, event, content=event["content"], college=event["college"],
-                         received_at=event["occurred_at"], round_=0, urgent=event["urgent"])
+    # R4: a screened-out case is answered by its template; no unit gets it.
+    @consumes("intake", "complaint_received", only_if=lambda event: not event["screened"])
+    def on_complaint_received(self, event, uow):
+        self._assign(uow, event, content=event["content"], college=event["college"],
+                     received_at=event["occurred_at"], round_=0, urgent=event["urgent"])
 
-    @event_handler("intake", "dispatch_requested")
-    def on_dispatch_requested(self, payload):
+    @consumes("intake", "dispatch_requested")
+    def on_dispatch_requested(self, event, uow):
         """The office sends a returned or redo case (back) to a unit, or a leader's 批示 sends
         a supervised case back to its unit: name the handler there."""
-        event = load_event("dispatch_requested", payload)
         unit_id = event["unit_id"]
         if unit_id is not None and unit_id not in self.directory.units:
             # Intake asks get_unit before it sends one, so only a directory changed in
@@ -66,30 +52,21 @@ class RoutingService(HealthMixin):
                       f"{unit_id!r}, which is not in the organisation directory")
             log.error("refusing a dispatch: %s", reason)
             raise ContractError(reason)
-        with self.db.unit_of_work() as uow:
-            if uow.already_applied(event, "routing.on_dispatch_requested"):
-                return
-            self._assign(uow, event, unit_id=event["unit_id"], received_at=event["received_at"],
-                         round_=event["round"])
+        self._assign(uow, event, unit_id=event["unit_id"], received_at=event["received_at"],
+                     round_=event["round"])
 
-    @event_handler("intake", "complaint_transitioned")
-    def on_complaint_transitioned(self, payload):
-        event = load_event("complaint_transitioned", payload)
-        if event["action"] not in ("close", "screen_out", "return_case", "merge", "supervise"):
-            return
-        with self.db.unit_of_work() as uow:
-            if uow.already_applied(event, "routing.on_complaint_transitioned"):
-                return
-            # The handler's load counts open cases only.
-            uow.session.execute(update(Assignment).where(
-                Assignment.complaint_id == event["complaint_id"]).values(open=False))
-            if event["action"] == "supervise":
-                leader = self.directory.leader_for(event["category"])
-                if leader is None:  # every category has a leader (Directory.check)
-                    raise LookupError(f"no supervising leader for {event['category']}")
-                uow.emit("supervisor_assigned", event["complaint_id"], number=event["number"],
-                         category=event["category"],
-                         leader={"id": leader.id, "name": leader.name})
+    @consumes("intake", "complaint_transitioned",
+              only_if=lambda event: event["action"] in ENDS_ASSIGNMENT)
+    def on_complaint_transitioned(self, event, uow):
+        uow.session.execute(update(Assignment).where(
+            Assignment.complaint_id == event["complaint_id"]).values(open=False))
+        if event["action"] == "supervise":
+            leader = self.directory.leader_for(event["category"])
+            if leader is None:  # every category has a leader (Directory.check)
+                raise LookupError(f"no supervising leader for {event['category']}")
+            uow.emit("supervisor_assigned", event["complaint_id"], number=event["number"],
+                     category=event["category"],
+                     leader={"id": leader.id, "name": leader.name})
 
     def _assign(self, uow, event, *, received_at, round_, content="", college=None,
                 unit_id=None, urgent=False):
@@ -127,14 +104,3 @@ class RoutingService(HealthMixin):
         it asks for a dispatch there."""
         unit = self.directory.units.get(unit_id) if isinstance(unit_id, str) else None
         return UnitSchema().dump(unit) if unit is not None else None
-
-    @rpc
-    def list_units(self):
-        return UnitSchema(many=True).dump(list(self.directory.units.values()))
-
-    @rpc
-    def list_category_routes(self):
-        return CategoryRouteSchema(many=True).dump([
-            {"category": code, "label": CATEGORIES[code],
-             "unit": self.directory.units[rule.unit_id], "grade": rule.grade}
-            for code, rule in self.directory.rules.items()])

@@ -171,11 +171,9 @@ def test_a_redelivered_event_is_notified_once(service, db, sender):
     assert len(sender.sent) == 1
 
 
-def test_list_notifications_shows_a_cases_messages(service):
+def test_a_cases_messages_are_recorded_with_their_outcome(service, db):
     service.on_complaint_received(received("app"))
     service.on_complaint_assigned(assigned())
 
-    shown = service.list_notifications("c-1")
-
-    assert [(n["recipient_role"], n["channel"], n["status"]) for n in shown] == [
+    assert sorted((n.recipient_role, n.channel, n.status) for n in notifications(db)) == [
         ("complainant", "app", "sent"), ("handler", "app", "sent")]

@@ -94,12 +94,8 @@ def test_a_redelivered_case_is_assigned_once(service, db):
     assert len(db.outbox) == 1
 
 
-def test_the_directory_is_served_over_rpc(service):
-    units = {unit["id"]: unit for unit in service.list_units()}
-    routes = {route["category"]: route for route in service.list_category_routes()}
+def test_a_unit_is_served_over_rpc_without_its_peoples_phones(service):
+    unit = service.get_unit("logistics")
 
-    assert units["logistics"]["head"] == {"id": "u-hqc-head", "name": "郑国强"}
-    assert "phone" not in units["logistics"]["handlers"][0]
-    assert routes["logistics"] == {"category": "logistics", "label": "后勤保障",
-                                   "unit": {"id": "logistics", "name": "后勤管理处"},
-                                   "grade": "general"}
+    assert unit["head"] == {"id": "u-hqc-head", "name": "郑国强"}
+    assert "phone" not in unit["handlers"][0]
