@@ -82,6 +82,29 @@ class Viewer:
 
 
 @dataclass(frozen=True)
+class Actor:
+    """Who did something to a case, as the timeline, the audit log and the bus record it: a
+    person (with the role they acted in) or a service acting on its own (routing's
+    assignment, sla's clock)."""
+    id: str
+    name: str | None
+    role: str
+
+    @classmethod
+    def of(cls, viewer: Viewer, name: str | None = None) -> "Actor":
+        return cls(viewer.id, name or viewer.name, viewer.main_role())
+
+    @classmethod
+    def system(cls, service: str) -> "Actor":
+        return cls(service, service, "system")
+
+    @property
+    def label(self) -> str:
+        """The name shown for them (their id when they have none)."""
+        return self.name or self.id
+
+
+@dataclass(frozen=True)
 class CaseFacts:
     """What access depends on, read off a case."""
     complainant_id: str
@@ -91,15 +114,33 @@ class CaseFacts:
     proactive_unit_id: str | None = None
 
 
-def may_read(viewer: Viewer, case: CaseFacts) -> bool:
+@dataclass(frozen=True)
+class ReadScope:
+    """Which cases a viewer may read, as data: `may_read` asks it about one case, and a list
+    of cases is filtered by the same fields (services/intake/views.py), so a list never shows
+    a case its reader may not open, nor hides one they may."""
+    everything: bool = False
+    complainant_id: str | None = None    # their own cases
+    unit: str | None = None              # as handling, assisting or reporting unit
+    supervisor_id: str | None = None     # the 督办件 they were given
+
+    def covers(self, case: CaseFacts) -> bool:
+        return (self.everything or case.complainant_id == self.complainant_id
+                or (self.unit is not None and self.unit in (
+                    case.unit_id, case.proactive_unit_id, *case.assisting_unit_ids))
+                or (self.supervisor_id is not None and case.supervisor_id == self.supervisor_id))
+
+
+def read_scope(viewer: Viewer) -> ReadScope:
     if viewer.has("office"):
-        return True
-    if case.complainant_id == viewer.id:
-        return True
-    if viewer.has(*UNIT_ROLES) and viewer.unit and viewer.unit in (
-            case.unit_id, case.proactive_unit_id, *case.assisting_unit_ids):
-        return True
-    return viewer.has("leader") and case.supervisor_id == viewer.id
+        return ReadScope(everything=True)
+    return ReadScope(complainant_id=viewer.id,
+                     unit=viewer.unit if viewer.has(*UNIT_ROLES) and viewer.unit else None,
+                     supervisor_id=viewer.id if viewer.has("leader") else None)
+
+
+def may_read(viewer: Viewer, case: CaseFacts) -> bool:
+    return read_scope(viewer).covers(case)
 
 
 def may_act(viewer: Viewer, action: str, case: CaseFacts) -> bool:
