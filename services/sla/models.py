@@ -87,4 +87,19 @@ class Extension(Base):
     note: Mapped[str | None] = mapped_column(sa.Text)
 
 
+class CaseAccess(Base):
+    """Who may read a case's deadlines (services.common.access.may_read), as the events tell
+    it: complaint_received (who filed it, an R10 reporter's unit), complaint_assigned (the
+    unit, a disputed case's assisting units), supervisor_assigned (the leader). Each event
+    fills its own columns, whichever arrives first."""
+    __tablename__ = "case_access"
+
+    complaint_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    complainant_id: Mapped[str | None] = mapped_column(sa.String(64))
+    reporting_unit_id: Mapped[str | None] = mapped_column(sa.String(64))
+    unit_id: Mapped[str | None] = mapped_column(sa.String(64))
+    assisting_unit_ids: Mapped[list | None] = mapped_column(sa.JSON)
+    supervisor_id: Mapped[str | None] = mapped_column(sa.String(64))
+
+
 metadata = Base.metadata

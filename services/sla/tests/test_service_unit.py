@@ -94,7 +94,8 @@ def test_get_deadlines_returns_the_cases_deadlines(service):
     service.on_complaint_assigned(assigned("complex"))
     service.on_complaint_assigned(assigned("general", complaint_id="another"))
 
-    (shown,) = [d for d in service.get_deadlines(COMPLAINT_ID) if d["kind"] == "resolution"]
+    (shown,) = [d for d in service.get_deadlines(COMPLAINT_ID, OFFICE)
+                if d["kind"] == "resolution"]
 
     assert shown == {
         "complaint_id": COMPLAINT_ID, "kind": "resolution", "round": 0, "grade": "complex",
@@ -106,7 +107,7 @@ def test_get_deadlines_returns_the_cases_deadlines(service):
 
 
 def test_get_deadlines_of_an_unknown_case_is_empty(service):
-    assert service.get_deadlines("nobody") == []
+    assert service.get_deadlines("nobody", OFFICE) == []
 
 
 def test_a_redo_round_gets_a_new_deadline_from_its_dispatch(db):
@@ -121,7 +122,7 @@ def test_a_redo_round_gets_a_new_deadline_from_its_dispatch(db):
     service.on_complaint_assigned(redo)
     service.on_complaint_assigned(dict(redo, event_id=str(uuid.uuid4())))  # 退单 in round 1
 
-    deadlines = [d for d in service.get_deadlines(first["complaint_id"])
+    deadlines = [d for d in service.get_deadlines(first["complaint_id"], OFFICE)
                  if d["kind"] == "resolution"]
     assert [d["round"] for d in deadlines] == [0, 1]
     assert datetime.fromisoformat(deadlines[1]["starts_at"]) == redispatched_at
