@@ -444,7 +444,8 @@ def case_facts(known: Mapping | None) -> CaseFacts:
     """The projection's row as services.common.access reads a case; a case the SLA never
     heard of is nobody's (only the office reads every case)."""
     known = known or {}
-    return CaseFacts(known.get("complainant_id") or "", known.get("unit_id"),
+    # Nobody's id is None: an unknown complainant is nobody (not a caller with an empty id).
+    return CaseFacts(known.get("complainant_id"), known.get("unit_id"),
                      tuple(known.get("assisting_unit_ids") or ()), known.get("supervisor_id"),
                      known.get("reporting_unit_id"))
 
