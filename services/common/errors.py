@@ -17,6 +17,7 @@ Every error then has `code`, `message` and `fields` (or None): the gateway's one
 """
 from __future__ import annotations
 
+from marshmallow import ValidationError
 from nameko.exceptions import deserialize_to_instance
 
 
@@ -101,3 +102,11 @@ def _leaves(errors, path=()):
             yield from _leaves(value, path)
     elif errors is not None:
         yield ".".join(path), str(errors)
+
+
+def load_input(schema, data):
+    """`schema.load(data)`, or InvalidInput (the gateway's 400) with the field errors."""
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise InvalidInput(exc.messages) from None

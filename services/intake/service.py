@@ -9,12 +9,9 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from marshmallow import ValidationError
 from nameko.exceptions import UnknownService
 from nameko.rpc import rpc
-from sqlalchemy import func, select
 
-from services.common import metrics
 from services.common.access import LISTING_PREFIXES, Viewer, reveals_contact_phone
 from services.common.bus import RpcTimeout, rpc_proxy
 from services.common.calendar import calendar_for
@@ -22,14 +19,13 @@ from services.common.clock import ClockProvider
 from services.common.contracts import CallerSchema
 from services.common.cti import CallEventSchema, event_from
 from services.common.db import Database, engine_of
-from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common.errors import Conflict, InvalidInput, NotFound, load_input
 from services.common.health import HealthMixin
 from services.common.logs import LogContext
 from services.common.providers import Built, consumes
 from services.common.settings import SettingsProvider
 from services.intake import calls, domain, handlers, views
-from services.intake.lifecycle import Status
-from services.intake.models import Complaint, HotlineCall
+from services.intake.models import HotlineCall
 from services.intake.schemas import (ACTION_SCHEMAS, AttachmentSchema, CallEventOutcomeSchema,
                                      CallListQuerySchema, CaseListQuerySchema,
                                      FileComplaintSchema, FiledByQuerySchema, FiledSchema,
@@ -40,15 +36,8 @@ from services.intake.views import SimilarCases
 EXPECTED = (InvalidInput, NotFound, Conflict)
 
 
-def _load(schema, data):
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise InvalidInput(exc.messages)
-
-
 def _viewer(raw) -> Viewer:
-    return Viewer.from_dict(_load(CallerSchema(), raw))
+    return Viewer.from_dict(load_input(CallerSchema(), raw))
 
 
 def _office(raw, missing: str) -> Viewer:
@@ -57,20 +46,6 @@ def _office(raw, missing: str) -> Viewer:
     if not viewer.has("office"):
         raise NotFound(missing)
     return viewer
-
-
-def _backlog_source(settings, container):
-    """jiesu_backlog{state,unit,category}: open cases, counted in intake's own table at
-    scrape time (at most every 10 s), so every replica reports the same, right number."""
-    def backlog():
-        with engine_of(container).connect() as conn:
-            return [((state, unit or "", category or domain.UNCLASSIFIED), n)
-                    for state, unit, category, n in conn.execute(
-                        select(Complaint.status, Complaint.unit_id, Complaint.category,
-                               func.count()).where(Complaint.status.in_(Status.OPEN))
-                        .group_by(Complaint.status, Complaint.unit_id, Complaint.category))]
-    metrics.query_gauge("jiesu_backlog", "Open cases by state, unit and category",
-                        ["state", "unit", "category"]).source("intake", backlog)
 
 
 class IntakeService(HealthMixin):
@@ -87,7 +62,7 @@ class IntakeService(HealthMixin):
     similar = Built(lambda s: SimilarCases(timedelta(days=s.similar_window_days)))
     working_hours = Built(lambda s: calls.WorkingHours(
         calendar_for(s).is_working_day, s.workday_start, s.workday_end, s.timezone))
-    backlog_metrics = Built(_backlog_source)
+    backlog_metrics = Built(lambda s, container: views.backlog_gauge(engine_of(container)))
 
     @property
     def env(self) -> handlers.Env:
@@ -109,9 +84,9 @@ class IntakeService(HealthMixin):
         clients retry). `pledge` (R3): the complainant's promise that it is true, in the
         channel's words; every channel but a unit's own report (R10) must give it."""
         command = handlers.FileComplaint(
-            _load(FileComplaintSchema(), filing), _load(CallerSchema(), complainant), channel,
+            load_input(FileComplaintSchema(), filing), load_input(CallerSchema(), complainant), channel,
             filing_key or str(uuid.uuid4()),
-            (_load(PledgeSchema(), {"pledge": pledge})["pledge"] or "").strip() or None)
+            (load_input(PledgeSchema(), {"pledge": pledge})["pledge"] or "").strip() or None)
         handlers.check_filing(command)
         return FiledSchema().dump(handlers.file_once(self.db, command, self.env))
 
@@ -120,7 +95,7 @@ class IntakeService(HealthMixin):
     def record_call_event(self, payload):
         """One event of a hotline call as the call centre sent it (the gateway checked that
         it did), applied once per event id whichever gateway replica passes it on."""
-        event = event_from(_load(CallEventSchema(), payload))
+        event = event_from(load_input(CallEventSchema(), payload))
         with self.db.unit_of_work() as uow:
             answer = handlers.record_call_event(uow, event, self.env)
         return CallEventOutcomeSchema().dump(answer)
@@ -136,7 +111,7 @@ class IntakeService(HealthMixin):
     @rpc(expected_exceptions=EXPECTED)
     def list_calls(self, viewer, query=None):
         _office(viewer, "no hotline calls")
-        query = _load(CallListQuerySchema(), query or {})
+        query = load_input(CallListQuerySchema(), query or {})
         with self.db.session() as session:
             return views.call_list(session, query)
 
@@ -144,7 +119,7 @@ class IntakeService(HealthMixin):
     def file_for_caller(self, call_id, filing, operator, pledge_read=False, filing_key=None):
         """An office operator files on a caller's behalf after reading them the pledge."""
         viewer = _office(operator, f"call {call_id} not found")
-        filing = _load(FileComplaintSchema(), filing)
+        filing = load_input(FileComplaintSchema(), filing)
         if pledge_read is not True:
             raise InvalidInput({"pledge_read": [domain.PLEDGE_REQUIRED]})
         with self.db.session() as session:
@@ -178,7 +153,7 @@ class IntakeService(HealthMixin):
     @rpc(expected_exceptions=EXPECTED)
     def list_cases(self, viewer, query=None):
         """The cases `viewer` may read, by view, state, category and due date."""
-        viewer, query = _viewer(viewer), _load(CaseListQuerySchema(), query or {})
+        viewer, query = _viewer(viewer), load_input(CaseListQuerySchema(), query or {})
         with self.db.session() as session:
             return views.case_list(session, viewer, query, self.clock.now())
 
@@ -187,7 +162,7 @@ class IntakeService(HealthMixin):
         """What one channel identity filed (an Open311 app, a WeChat user)."""
         if not complainant_prefix.startswith(LISTING_PREFIXES):
             raise InvalidInput({"complainant_prefix": ["only channel identities list filings"]})
-        query = _load(FiledByQuerySchema(), query or {})
+        query = load_input(FiledByQuerySchema(), query or {})
         with self.db.session() as session:
             return views.filed_by_list(session, complainant_prefix, query, self.clock.now())
 
@@ -212,7 +187,7 @@ class IntakeService(HealthMixin):
     @rpc(expected_exceptions=EXPECTED)
     def add_attachment(self, complaint_id, viewer, attachment):
         """X4: record a photo or voice message the gateway has stored (by its SHA-256)."""
-        attachment = _load(AttachmentSchema(), attachment)
+        attachment = load_input(AttachmentSchema(), attachment)
         command = handlers.AddAttachment(str(complaint_id), _viewer(viewer), attachment)
         with self.db.unit_of_work() as uow:
             handlers.add_attachment(uow, command, self.env)
@@ -225,7 +200,7 @@ class IntakeService(HealthMixin):
         if action not in ACTION_SCHEMAS:
             raise NotFound(f"no action {action!r}")
         command = handlers.Act(str(complaint_id), action, _viewer(viewer),
-                               _load(ACTION_SCHEMAS[action](), params or {}))
+                               load_input(ACTION_SCHEMAS[action](), params or {}))
         with self.db.unit_of_work() as uow:
             handlers.act(uow, command, self.env)
         return self.get_complaint(complaint_id, viewer)

@@ -12,9 +12,10 @@ from sqlalchemy import func, or_, select
 
 from services.common.access import (ANONYMOUS_LABEL, ReadScope, Viewer, masks_phones, may_read,
                                     read_scope, redact_identity, sees_identity)
+from services.common import metrics
 from services.common.errors import NotFound
 from services.common.privacy import mask_contact, mask_phones, masked_deep
-from services.intake import calls
+from services.intake import calls, domain
 from services.intake.case import facts_of
 from services.intake.lifecycle import Status
 from services.intake.models import (Attachment, AuditEntry, CaseLink, CommunicationRecord,
@@ -166,6 +167,20 @@ def unit_figures(session, unit_id: str, now) -> dict:
     return {"unit_id": unit_id, "by_state": by_state, "overdue": overdue,
             "open": sum(n for s, n in by_state.items() if s in Status.OPEN),
             "at": now.isoformat()}
+
+
+def backlog_gauge(engine) -> None:
+    """jiesu_backlog{state,unit,category}: open cases, counted in intake's own table at
+    scrape time (at most every 10 s), so every replica reports the same, right number."""
+    def backlog():
+        with engine.connect() as conn:
+            return [((state, unit or "", category or domain.UNCLASSIFIED), n)
+                    for state, unit, category, n in conn.execute(
+                        select(Complaint.status, Complaint.unit_id, Complaint.category,
+                               func.count()).where(Complaint.status.in_(Status.OPEN))
+                        .group_by(Complaint.status, Complaint.unit_id, Complaint.category))]
+    metrics.query_gauge("jiesu_backlog", "Open cases by state, unit and category",
+                        ["state", "unit", "category"]).source("intake", backlog)
 
 
 # ------------------------------------------------------------------------------ the hotline
