@@ -1,7 +1,10 @@
 """The SLA's state machine alone (services/sla/domain.py): targets, timers, extensions and
 timetables, without a database, a broker or a worker."""
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -332,3 +335,11 @@ def test_values_are_frozen():
     with pytest.raises(AttributeError):
         Extension("e", 1, "c", "u", MONDAY_9, "r", MONDAY_9, MONDAY_9).status = APPROVED
     assert isinstance(resolution(), Target)
+
+
+def test_the_state_machine_needs_no_framework():
+    code = ("import sys, services.sla.domain; print(sorted({m.split('.')[0] for m in "
+            "sys.modules} & {'nameko', 'sqlalchemy', 'marshmallow', 'eventlet'}))")
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).parents[3])
+    assert ran.stdout.strip() == "[]"
