@@ -144,9 +144,8 @@ class Settings:
         if unknown:
             raise SettingsError(f"unknown settings in {path}: {', '.join(sorted(unknown))}")
         for f in fields(cls):
-            env_name = ENV_PREFIX + f.name.upper()
-            if env_name in environ:
-                raw = environ[env_name]
+            if env_name(f.name) in environ:
+                raw = environ[env_name(f.name)]
                 # Text stays text (YAML would read 17:30 as a number); the rest is YAML.
                 values[f.name] = raw if isinstance(f.default, str) else yaml.safe_load(raw)
         return cls.from_dict(values)
@@ -191,6 +190,61 @@ class Settings:
     def resolve_path(self, value: str) -> Path:
         path = Path(value)
         return path if path.is_absolute() else REPO_ROOT / path
+
+
+# ------------------------------------------------------------ who reads which setting
+# Each deployed process is given the settings it reads and no others, secrets least of all:
+# a process that does not hold the WeChat AppSecret or the JWT secret cannot leak it.
+# docker-compose.yml and k8s/ follow this map (tests/deploy check that each process gets
+# exactly the secrets it reads, and no setting it does not read); test_settings.py checks
+# the map against the code. `migrate` is the one-shot that creates and migrates the
+# databases (compose's migrate service, the init containers on Kubernetes).
+
+# The settings that are secrets or carry one (the database and broker URLs hold passwords).
+SECRETS = frozenset({
+    "amqp_uri", "database_url", "jwt_secret", "caller_pseudonym_key", "wechat_token",
+    "wechat_aes_key", "wechat_app_secret", "hotline_webhook_secrets", "open311_api_keys",
+    "sms_secret"})
+
+# What every process reads: the broker, its workers, its ops endpoints, its logs.
+_EVERY_PROCESS = ("amqp_uri", "amqp_vhost", "max_workers", "metrics_host", "metrics_port",
+                  "log_level", "log_json", "clock_offset_file")
+# What a service with a database reads (services/common/db.py, bus.py).
+_DATABASE = ("database_url", "data_dir", "db_pool_size", "outbox_poll_seconds",
+             "outbox_batch_size", "consumer_retry_delays_seconds")
+# The working calendar (services/common/calendar.py calendar_for).
+_CALENDAR = ("timezone", "calendar_file", "workday_start", "workday_end", "same_day_cutoff",
+             "vacations_are_holidays")
+
+USED_BY: dict[str, frozenset[str]] = {process: frozenset(names) for process, names in {
+    "intake": _EVERY_PROCESS + _DATABASE + _CALENDAR + (
+        "rpc_timeout_seconds", "screening_rules", "similar_window_days", "max_attachments",
+        "complaint_number_prefix", "caller_pseudonym_key"),
+    "routing": _EVERY_PROCESS + _DATABASE + ("timezone", "org_directory", "sla_urgent_grade"),
+    "sla": _EVERY_PROCESS + _DATABASE + _CALENDAR + (
+        "grade_simple_hours", "grade_complex_days", "sla_response_minutes",
+        "sla_warning_share", "sla_warning_lead_minutes", "sla_urge_head_share",
+        "sla_escalation_minutes", "sla_demo_seconds", "sla_batch_size"),
+    "notify": _EVERY_PROCESS + _DATABASE + (
+        "notify_sender", "notify_resend_after_seconds", "wechat_app_id", "wechat_app_secret",
+        "wechat_api_base", "wechat_template_id", "wechat_case_link", "sms_base_url",
+        "sms_account", "sms_secret"),
+    "rating": _EVERY_PROCESS + _DATABASE,
+    "gateway": _EVERY_PROCESS + (
+        "gateway_host", "gateway_port", "gateway_max_workers", "gateway_state_url",
+        "rpc_timeout_seconds", "jwt_secret", "jwt_public_key", "jwt_leeway_seconds",
+        "jwt_max_lifetime_seconds", "jwt_issuer", "jwt_audience", "attachments_dir",
+        "max_photo_bytes", "max_voice_bytes", "max_attachments", "max_body_bytes",
+        "request_read_timeout_seconds", "rate_limit_identity_per_minute",
+        "rate_limit_ip_per_minute", "wechat_token", "wechat_aes_key", "wechat_app_id",
+        "wechat_case_link", "open311_api_keys", "hotline_webhook_secrets"),
+    "migrate": ("database_url", "data_dir"),
+}.items()}
+
+
+def env_name(setting: str) -> str:
+    """The environment variable that overrides a setting."""
+    return ENV_PREFIX + setting.upper()
 
 
 def vhost_of(amqp_uri: str) -> str:

@@ -13,10 +13,12 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
+from services.common.settings import SECRETS, USED_BY, Settings, env_name
 from tests.deploy import load
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,7 +38,8 @@ FAKE_ENV = {"POSTGRES_PASSWORD": "pg-secret", "RABBITMQ_PASSWORD": "mq-secret",
 # channel is optional: empty (or unset) turns it off, so these default to empty in .env.
 CHANNEL_SETTINGS = {
     "gateway": ("JIESU_WECHAT_TOKEN", "JIESU_WECHAT_AES_KEY", "JIESU_WECHAT_APP_ID",
-                "JIESU_HOTLINE_WEBHOOK_SECRETS", "JIESU_OPEN311_API_KEYS"),
+                "JIESU_WECHAT_CASE_LINK", "JIESU_HOTLINE_WEBHOOK_SECRETS",
+                "JIESU_OPEN311_API_KEYS"),
     "notify": ("JIESU_WECHAT_APP_ID", "JIESU_WECHAT_APP_SECRET", "JIESU_WECHAT_API_BASE",
                "JIESU_WECHAT_TEMPLATE_ID", "JIESU_WECHAT_CASE_LINK", "JIESU_SMS_BASE_URL",
                "JIESU_SMS_ACCOUNT", "JIESU_SMS_SECRET"),
@@ -123,18 +126,52 @@ def test_the_gateway_waits_for_every_service_and_publishes_the_api(services):
 
 @pytest.mark.parametrize("name", JIESU + ("migrate",))
 def test_each_jiesu_process_gets_its_settings(services, name):
-    env = {key: interpolate(str(value), FAKE_ENV)
-           for key, value in services[name]["environment"].items()}
-    assert env["JIESU_AMQP_URI"] == "amqp://jiesu:mq-secret@rabbitmq:5672/"
-    assert env["JIESU_DATABASE_URL"] == (
-        "postgresql+psycopg2://jiesu:pg-secret@postgres:5432/jiesu_{service}")
-    assert env["JIESU_JWT_SECRET"] == "jwt-secret"
-    assert env["JIESU_LOG_JSON"] == "true"
-    assert env["JIESU_METRICS_HOST"] == "0.0.0.0"
+    env = environment_of(services, name, FAKE_ENV)
+    if "amqp_uri" in USED_BY[name]:
+        assert env["JIESU_AMQP_URI"] == "amqp://jiesu:mq-secret@rabbitmq:5672/"
+        assert env["JIESU_LOG_JSON"] == "true"
+        assert env["JIESU_METRICS_HOST"] == "0.0.0.0"
+    if "database_url" in USED_BY[name]:
+        assert env["JIESU_DATABASE_URL"] == (
+            "postgresql+psycopg2://jiesu:pg-secret@postgres:5432/jiesu_{service}")
+    if "timezone" in USED_BY[name]:
+        assert env["JIESU_TIMEZONE"] == "Asia/Shanghai"
     assert "JIESU_CLOCK_OFFSET_FILE" not in env, "tests and demos only"
     # Secrets come from .env, never from the file itself.
     raw = services[name]["environment"]
-    assert raw["JIESU_JWT_SECRET"].startswith("${JIESU_JWT_SECRET:?")
+    if "jwt_secret" in USED_BY[name]:
+        assert raw["JIESU_JWT_SECRET"].startswith("${JIESU_JWT_SECRET:?")
+
+
+# Where each secret of .env ends up: the setting that carries it.
+SECRET_CARRIED_BY = {"POSTGRES_PASSWORD": "database_url", "RABBITMQ_PASSWORD": "amqp_uri"} | {
+    env_name(setting): setting for setting in SECRETS}
+
+
+def settings_given(services, name) -> set[str]:
+    """The settings compose gives the process `name` (its JIESU_* variables)."""
+    settings = {env_name(f.name): f.name for f in fields(Settings)}
+    given = {var for var in services[name]["environment"] if var.startswith("JIESU_")}
+    assert given <= set(settings), f"{name}: not settings: {sorted(given - set(settings))}"
+    return {settings[var] for var in given}
+
+
+@pytest.mark.parametrize("name", JIESU + ("migrate",))
+def test_each_process_gets_exactly_the_secrets_it_reads_and_no_setting_it_does_not(services,
+                                                                                   name):
+    """USED_BY (services/common/settings.py) is the map: the WeChat AppSecret and the SMS
+    key only in notify, the JWT secret and the channels' webhooks only in the gateway, the
+    pseudonym key only in intake, the database password nowhere near the gateway."""
+    given = settings_given(services, name)
+    assert given <= USED_BY[name], f"{name} does not read {sorted(given - USED_BY[name])}"
+    assert given & SECRETS == USED_BY[name] & SECRETS
+    # Each secret's value, as .env would give it, reaches only the processes that read the
+    # setting carrying it (a password inside a URL included).
+    env = {var: f"value-of-{var}" for var in SECRET_CARRIED_BY} | {
+        "JIESU_HOTLINE_WEBHOOK_SECRETS": '["value-of-JIESU_HOTLINE_WEBHOOK_SECRETS"]'}
+    values = " ".join(environment_of(services, name, env).values())
+    holds = {SECRET_CARRIED_BY[var] for var in SECRET_CARRIED_BY if f"value-of-{var}" in values}
+    assert holds == USED_BY[name] & SECRETS
 
 
 def environment_of(services, name, env) -> dict[str, str]:

@@ -6,7 +6,9 @@ import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from kombu import Connection, Exchange, Queue
+from nameko.events import EventHandler
 from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 from sqlalchemy import select
@@ -14,8 +16,10 @@ from sqlalchemy.orm import sessionmaker
 
 from services.common.contracts import build_event, load_event
 from services.common.db import make_engine
+from services.common.messaging_tables import inbox
 from services.notify.models import Notification
 from services.notify.service import NotifyService
+from services.rating.service import RatingService
 from services.routing.models import Assignment
 from services.routing.service import RoutingService
 from services.sla.models import Deadline
@@ -65,6 +69,39 @@ def _rows(url, model):
         engine.dispose()
 
 
+def _consumers(url):
+    """The consumer names in a service's inbox."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return set(conn.execute(select(inbox.c.consumer)).scalars())
+    finally:
+        engine.dispose()
+
+
+# The names each service's inbox holds for the events it has applied. A handler renamed
+# would find none of its events there and apply every redelivered one again: a rename
+# needs a migration of the inbox, not only a new name here.
+INBOX_NAMES = {
+    RoutingService: {"routing.on_complaint_received", "routing.on_dispatch_requested",
+                     "routing.on_complaint_transitioned"},
+    NotifyService: {"notify.on_complaint_received", "notify.on_sla_alert",
+                    "notify.on_extension_requested", "notify.on_timetable_set",
+                    "notify.on_milestone_updated", "notify.on_extension_decided",
+                    "notify.on_complaint_transitioned", "notify.on_supervisor_assigned",
+                    "notify.on_complaint_assigned"},
+    RatingService: {"rating.on_complaint_received", "rating.on_complaint_transitioned"},
+}
+
+
+@pytest.mark.parametrize("service", INBOX_NAMES, ids=lambda cls: cls.name)
+def test_every_event_handler_keeps_its_inbox_name(service):
+    handlers = {name for name, member in vars(service).items()
+                if any(isinstance(entrypoint, EventHandler)
+                       for entrypoint in getattr(member, "nameko_entrypoints", ()))}
+    assert {f"{service.name}.{name}" for name in handlers} == INBOX_NAMES[service]
+
+
 def test_routing_assigns_a_received_case_to_a_named_handler(container_factory, service_config,
                                                            databases):
     out = _listen(service_config["AMQP_URI"], "routing", "complaint_assigned")
@@ -79,6 +116,7 @@ def test_routing_assigns_a_received_case_to_a_named_handler(container_factory, s
     assert assigned["unit"] == {"id": "security", "name": "保卫处"}
     assert assigned["handler"]["id"] == assignment.handler_id
     assert assigned["correlation_id"]  # carried along for the logs
+    assert _consumers(databases["routing"]) == {"routing.on_complaint_received"}
 
 
 def test_sla_sets_the_deadline_of_an_assigned_case(container_factory, service_config,
@@ -115,3 +153,5 @@ def test_notify_acknowledges_the_complainant_and_tells_the_handler(container_fac
     assert set(sent) == {"complainant", "handler"}
     assert sent["complainant"].channel == "sms"  # a hotline caller hears back by SMS
     assert all(n.status == "sent" for n in sent.values())
+    assert _consumers(databases["notify"]) == {"notify.on_complaint_received",
+                                               "notify.on_complaint_assigned"}

@@ -1,8 +1,11 @@
+import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from services.common.settings import REPO_ROOT, Settings, SettingsError, nameko_config
+from services.common.settings import (REPO_ROOT, SECRETS, SERVICE_NAMES, USED_BY, Settings,
+                                      SettingsError, env_name, nameko_config)
 
 
 def write_yaml(tmp_path: Path, text: str) -> Path:
@@ -124,3 +127,63 @@ def test_nameko_config_extras_override_and_extend():
 
     assert config["AMQP_URI"] == "amqp://other/"
     assert config["DATABASE_URLS"] == {"intake": "x"}
+
+
+# ------------------------------------------------------------ who reads which setting
+def settings_read_in(paths) -> set[str]:
+    """The settings the code under `paths` reads: `settings.x`, `self.settings.x`,
+    `Settings.from_container_config(...).x`, `config["JIESU"].get("x")`."""
+    names = {f.name for f in fields(Settings)}
+    found = set()
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        found |= set(re.findall(r"(?:settings|\))\.(\w+)", text))
+        found |= set(re.findall(r"\.get\(\"(\w+)\"\)", text))
+    return found & names
+
+
+def sources(package: str) -> list[Path]:
+    return [path for path in (REPO_ROOT / package).rglob("*.py")
+            if "tests" not in path.parts and "migrations" not in path.parts]
+
+
+PROCESS_SOURCES = {name: f"services/{name}" for name in SERVICE_NAMES} | {"gateway": "gateway"}
+
+
+@pytest.mark.parametrize("process", sorted(PROCESS_SOURCES))
+def test_each_process_is_given_every_setting_its_code_reads(process):
+    read = settings_read_in(sources(PROCESS_SOURCES[process]))
+    # rating reads none itself (only through services/common): for the others, a scan that
+    # finds nothing means its patterns no longer match the code.
+    assert read or process == "rating"
+    assert read <= USED_BY[process], f"{process} reads {sorted(read - USED_BY[process])}"
+
+
+def test_what_the_common_kit_reads_is_given_to_the_processes_that_use_it():
+    common = REPO_ROOT / "services" / "common"
+    for module, readers in {"db.py": [*SERVICE_NAMES], "bus.py": ["intake", "gateway"],
+                            "calendar.py": ["intake", "sla"], "migrate.py": ["migrate"],
+                            "runner.py": [], "clock.py": [*SERVICE_NAMES, "gateway"]}.items():
+        read = settings_read_in([common / module])
+        for process in readers:
+            missing = read - USED_BY[process]
+            if module == "bus.py":  # the retries are the event handlers' (services only)
+                missing -= {"consumer_retry_delays_seconds"}
+            assert not missing, f"{process} uses {module}, which reads {sorted(missing)}"
+    # The runner starts every process: what it reads for all of them, all of them get.
+    runner = settings_read_in([common / "runner.py"]) - {"gateway_host", "gateway_port",
+                                                          "gateway_state_url", "database_url"}
+    for process in PROCESS_SOURCES:
+        assert runner <= USED_BY[process], process
+
+
+def test_every_setting_is_read_by_a_process_and_the_secrets_are_settings():
+    names = {f.name for f in fields(Settings)}
+    used = set().union(*USED_BY.values())
+    assert used <= names, f"not settings: {sorted(used - names)}"
+    assert names - used == set(), f"read by no process: {sorted(names - used)}"
+    assert SECRETS <= names
+    assert set(USED_BY) == set(SERVICE_NAMES) | {"gateway", "migrate"}
+    assert "caller_pseudonym_key" not in USED_BY["notify"] | USED_BY["gateway"]
+    assert "jwt_secret" in USED_BY["gateway"] and "database_url" not in USED_BY["gateway"]
+    assert env_name("wechat_app_secret") == "JIESU_WECHAT_APP_SECRET"
