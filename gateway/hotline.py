@@ -2,7 +2,8 @@
 
 `POST /hotline/calls/events` receives one call event per request. `verify_event` checks the
 signature, the timestamp window and the event id against replays, then validates the event
-(services/intake/calls.py); intake keeps each call's state and decides what follows.
+(services/common/cti.py, the contract intake loads it with too); intake keeps each call's
+state and decides what follows.
 
 Signature: `X-CTI-Timestamp: <unix seconds>` and
 `X-CTI-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + raw body)>`. Several
@@ -16,17 +17,18 @@ import hmac
 import json
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Iterable
 
 from marshmallow import ValidationError
 
+from gateway.http import MAX_BODY_BYTES
+from services.common.cti import CallEvent, CallEventSchema, event_from
 from services.common.signing import hmac_signature
-from services.intake.calls import CallEvent, CallEventSchema, event_from
 
 SIGNATURE_HEADER = "X-CTI-Signature"
 TIMESTAMP_HEADER = "X-CTI-Timestamp"
 MAX_SKEW_SECONDS = 300
-MAX_BODY_BYTES = 64 * 1024
 
 
 class HotlineRejected(Exception):
@@ -70,6 +72,19 @@ class ReplayGuard:
 
     def __len__(self) -> int:
         return len(self._seen)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """The CTI webhook's secrets (several while one is rotated; none: the webhook is off) and
+    this process's replay guard (a first line: intake applies each event id once whichever
+    replica passes it on)."""
+    secrets: tuple[str, ...]
+    guard: ReplayGuard = field(default_factory=ReplayGuard)
+
+    @classmethod
+    def from_settings(cls, settings) -> "Webhook":
+        return cls(tuple(str(secret) for secret in settings.hotline_webhook_secrets if secret))
 
 
 def check_signature(headers, body: bytes, secrets: str | Iterable[str], now: float) -> None:

@@ -24,9 +24,12 @@ from gateway.limits import RateLimited
 from services.common.bus import BROKER_ERRORS, RpcTimeout
 from services.common.errors import JiesuError
 from services.common.fields import NOT_IN_A_TEXT
+from services.common.settings import Settings
 
 log = logging.getLogger("jiesu.gateway")
-MAX_BODY_BYTES = 64 * 1024
+# The largest body the gateway reads is the setting `max_body_bytes`; the routes pass the
+# configured value, and this, its default, stands in where a caller gives none (tests).
+MAX_BODY_BYTES = Settings.max_body_bytes
 # The deepest form the API takes (a timetable: body, milestones, one milestone) is 3 levels;
 # anything near Python's recursion limit would fail later, in marshmallow or the RPC encoder.
 MAX_JSON_DEPTH = 32

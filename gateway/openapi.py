@@ -1,12 +1,14 @@
-"""The OpenAPI 3 document of the HTTP API, generated from the marshmallow schemas that the
-services load and dump (X8). Served at /api/v1/openapi.json.
+"""The OpenAPI 3 document of the HTTP API, generated from the gateway's public schemas
+(gateway/schemas.py), the ones it validates requests with (X8). Served at
+/api/v1/openapi.json.
 
-It describes what is served, not what was meant: every response body is the schema its
-service dumps, extended (the `*View` schemas below) by exactly the keys the service adds
-after dumping, and closed (`additionalProperties: false`, the keys always present
-`required`), so a key added or dropped anywhere fails tests/e2e/test_schemathesis.py and
-gateway/tests/test_openapi.py instead of surprising a client. Every error status an operation
-can answer is listed with its shape: jiesu's one error object, or Open311's and WeChat's own.
+It describes what is served, not what was meant: every response body is closed
+(`additionalProperties: false`, the keys always present `required`), and
+tests/test_public_schemas.py checks the schemas against the services' own and against what
+the services really answer, so a key added or dropped anywhere fails a test
+(tests/e2e/test_schemathesis.py too) instead of surprising a client. Every error status an
+operation can answer is listed with its shape: jiesu's one error object, or Open311's and
+WeChat's own.
 """
 from __future__ import annotations
 
@@ -18,12 +20,8 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields, validate
 
-from gateway import pledges
+from gateway import schemas
 from services.common.contracts import CATEGORIES
-from services.intake import calls, schemas as intake
-from services.intake.lifecycle import Status
-from services.rating import schemas as rating
-from services.sla import schemas as sla
 
 # ------------------------------------------------------------------ error shapes
 
@@ -44,151 +42,28 @@ class Open311ErrorSchema(Schema):
     description = fields.String(required=True)
 
 
-# ------------------------------------------------------------------ response views
-# Each extends the schema its service dumps with the keys the service adds to the dump, and
-# types the Function/Method fields that marshmallow cannot describe. VIEW_EXTRAS (below) lists
-# the added keys; everything else must be a field of the base schema (a test checks).
-
-STATUS = validate.OneOf(list(Status.LABELS))
-
-
-class PersonRefSchema(Schema):
-    id = fields.String()
-    name = fields.String(allow_none=True)
-
-
-class CommunicationViewSchema(intake.CommunicationSchema):
-    """A call or meeting recorded on the case (R6), in the round it was made in."""
-    round = fields.Integer()
-
-
-class CaseLinkSchema(intake.LinkSchema):
-    kind = fields.String(metadata={"description": "why the cases are linked, e.g. similar"})
-
-
-class SimilarCaseSchema(Schema):
-    """X3 举一反三: a case like this one (staff only)."""
-    id = fields.String()
-    number = fields.String()
-    status = fields.String(validate=STATUS)
-    score = fields.Float(validate=validate.Range(min=0, max=1))
-    probable_duplicate = fields.Boolean()
-
-
-class TimetableStepSchema(sla.MilestoneOutSchema):
-    """A step of a long-term matter's timetable (R7), as intake keeps it on the case."""
-    feedback_given = fields.Boolean(metadata={"description": "once staged feedback was given"})
-
-
-class ComplaintViewSchema(intake.ComplaintSchema):
-    """A case as the caller may see it (identity and phone hidden or masked, X5)."""
-    status = fields.String(validate=STATUS)
-    status_label = fields.String(allow_none=True)
-    category_label = fields.String(allow_none=True)
-    complainant_id = fields.String(allow_none=True, metadata={
-        "description": "null when the case is anonymous and the viewer is the unit"})
-    contact_phone = fields.String(allow_none=True, metadata={"example": "139****5678"})
-    assigned_unit = fields.Nested(intake.UnitRefSchema, allow_none=True)
-    handler = fields.Nested(PersonRefSchema, allow_none=True)
-    supervisor = fields.Nested(PersonRefSchema, allow_none=True)
-    assisting_units = fields.List(fields.Nested(intake.UnitRefSchema))
-    timetable = fields.List(fields.Nested(TimetableStepSchema), allow_none=True)
-    time_left_seconds = fields.Integer(allow_none=True, metadata={
-        "description": "seconds to the deadline (negative when overdue) while it is handled"})
-    communications = fields.List(fields.Nested(CommunicationViewSchema))
-    attachments = fields.List(fields.Nested(intake.AttachmentSchema))
-    links = fields.List(fields.Nested(CaseLinkSchema), metadata={"description": "staff only"})
-    similar = fields.List(fields.Nested(SimilarCaseSchema), metadata={
-        "description": "staff only: cases like this one the viewer may read"})
-
-
-class CaseSummaryViewSchema(intake.CaseSummarySchema):
-    status = fields.String(validate=STATUS)
-    status_label = fields.String(allow_none=True)
-    contact_phone = fields.String(allow_none=True, metadata={"example": "139****5678"})
-    time_left_seconds = fields.Integer(allow_none=True)
-
-
-class DeadlineViewSchema(sla.DeadlineSchema):
-    extensions = fields.List(fields.Nested(sla.ExtensionSchema))
-
-
-class RatingViewSchema(rating.RatingSchema):
-    level_label = fields.String(allow_none=True)
-
-
-class MilestoneStatusSchema(Schema):
-    milestone_id = fields.String()
-    status = fields.String()
-
-
-class HealthSchema(Schema):
-    """services/common/health.py alive()."""
-    status = fields.String(metadata={"example": "ok"})
-    instance = fields.String(allow_none=True, metadata={
-        "description": "the id of the run this process belongs to (a start-up checks that the "
-                       "gateway answering is its own)"})
-
-
-# Keys a service adds to what its schema dumps (services/intake/service.py get_complaint
-# and _with_time_left, services/sla/service.py get_deadlines); the rest of each view retypes
-# fields of its base. Keys missing from some answers are `optional`.
-VIEW_EXTRAS = {
-    ComplaintViewSchema: {"time_left_seconds", "communications", "attachments", "links",
-                          "similar"},
-    CaseSummaryViewSchema: {"time_left_seconds"},
-    DeadlineViewSchema: {"extensions"},
-    CommunicationViewSchema: {"round"},
-    CaseLinkSchema: {"kind"},
-    TimetableStepSchema: {"feedback_given"},
-    RatingViewSchema: set(),
-}
+# ------------------------------------------------------------------ response components
+# component name: (schema, keys not in every answer)
 RESPONSE_SCHEMAS = {
-    # component name: (schema, keys not in every answer)
-    "Complaint": (ComplaintViewSchema, {"links", "similar"}),
-    "CaseSummary": (CaseSummaryViewSchema, set()),
-    "Deadline": (DeadlineViewSchema, set()),
-    "Extension": (sla.ExtensionSchema, set()),
-    "Rating": (RatingViewSchema, set()),
-    "Filed": (intake.FiledSchema, set()),
-    "TimelineEntry": (intake.TimelineEntrySchema, set()),
-    "CommunicationView": (CommunicationViewSchema, set()),
-    "CaseLink": (CaseLinkSchema, set()),
-    "SimilarCase": (SimilarCaseSchema, set()),
-    "TimetableStep": (TimetableStepSchema, {"feedback_given"}),
-    "UnitRef": (intake.UnitRefSchema, set()),
-    "PersonRef": (PersonRefSchema, set()),
-    "Call": (intake.CallSchema, set()),
-    "TimetableOut": (sla.TimetableOutSchema, set()),
-    "MilestoneOut": (sla.MilestoneOutSchema, set()),
-    "MilestoneStatus": (MilestoneStatusSchema, set()),
-    "Health": (HealthSchema, set()),
+    "Complaint": (schemas.ComplaintSchema, {"links", "similar"}),
+    "CaseSummary": (schemas.CaseSummarySchema, set()),
+    "Deadline": (schemas.DeadlineSchema, set()),
+    "Extension": (schemas.ExtensionSchema, set()),
+    "Rating": (schemas.RatingSchema, set()),
+    "Filed": (schemas.FiledSchema, set()),
+    "TimelineEntry": (schemas.TimelineEntrySchema, set()),
+    "CommunicationView": (schemas.CommunicationViewSchema, set()),
+    "CaseLink": (schemas.CaseLinkSchema, set()),
+    "SimilarCase": (schemas.SimilarCaseSchema, set()),
+    "TimetableStep": (schemas.TimetableStepSchema, {"feedback_given"}),
+    "UnitRef": (schemas.UnitRefSchema, set()),
+    "PersonRef": (schemas.PersonRefSchema, set()),
+    "Call": (schemas.CallSchema, set()),
+    "TimetableOut": (schemas.TimetableOutSchema, set()),
+    "MilestoneOut": (schemas.MilestoneOutSchema, set()),
+    "MilestoneStatus": (schemas.MilestoneStatusSchema, set()),
+    "Health": (schemas.HealthSchema, set()),
 }
-
-
-class CodeLabelSchema(Schema):
-    code = fields.String()
-    label = fields.String()
-
-
-class UnitFiguresSchema(Schema):
-    unit_id = fields.String()
-    by_state = fields.Dict(keys=fields.String(), values=fields.Integer())
-    open = fields.Integer()
-    overdue = fields.Integer()
-    at = fields.AwareDateTime()
-
-
-class AuditEntrySchema(Schema):
-    at = fields.AwareDateTime()
-    actor_id = fields.String()
-    actor_role = fields.String()
-    action = fields.String()
-    changes = fields.Dict()
-
-
-class AttachmentOutSchema(intake.AttachmentSchema):
-    url = fields.String()
 
 
 # ------------------------------------------------------------------ Open311 GeoReport v2
@@ -288,73 +163,73 @@ ACTIONS = {
     "merge": "Merge the case, a duplicate, into another one (the office)",
     "classify": "Classify a hotline voicemail: its category, title and urgency (the office)",
 }
-ACTION_BODIES = {name: schema for name, schema in intake.ACTION_SCHEMAS.items()
+ACTION_BODIES = {name: schema for name, schema in schemas.ACTION_SCHEMAS.items()
                  if name in ACTIONS}
 
 # (method, path, summary, request schema, (status, response schema, many), tags)
 OPERATIONS = [
     ("post", "/api/v1/complaints", "File a complaint (the complainant, from the app), with "
      "the ticked pledge that it is true (R3)",
-     pledges.AppFilingSchema, (201, intake.FiledSchema, False), ["complainant"]),
+     schemas.AppFilingSchema, (201, schemas.FiledSchema, False), ["complainant"]),
     ("get", "/api/v1/complaints", "The caller's own complaints", None,
-     (200, CaseSummaryViewSchema, True), ["complainant"]),
+     (200, schemas.CaseSummarySchema, True), ["complainant"]),
     ("get", "/api/v1/complaints/{complaint_id}", "A complaint, its state, deadline and timeline",
-     None, (200, ComplaintViewSchema, False), ["complainant"]),
+     None, (200, schemas.ComplaintSchema, False), ["complainant"]),
     ("post", "/api/v1/complaints/{complaint_id}/rating",
-     "Rate the reply: satisfied / basically / dissatisfied (R9)", rating.RateSchema,
-     (201, RatingViewSchema, False), ["complainant"]),
+     "Rate the reply: satisfied / basically / dissatisfied (R9)", schemas.RateSchema,
+     (201, schemas.RatingSchema, False), ["complainant"]),
     ("post", "/api/v1/complaints/{complaint_id}/attachments",
      "Attach a photo or voice message (raw body; type read from the bytes)", "binary",
-     (201, AttachmentOutSchema, False), ["complainant", "staff"]),
+     (201, schemas.AttachmentOutSchema, False), ["complainant", "staff"]),
     ("get", "/api/v1/complaints/{complaint_id}/attachments/{sha256}", "An attachment's bytes",
      None, (200, "media", False), ["complainant", "staff"]),
-    ("get", "/api/v1/categories", "The ten categories", None, (200, CodeLabelSchema, True),
+    ("get", "/api/v1/categories", "The ten categories", None, (200, schemas.CodeLabelSchema, True),
      ["reference"]),
     ("get", "/api/v1/grades", "The three grades and their time limits", None,
-     (200, CodeLabelSchema, True), ["reference"]),
+     (200, schemas.CodeLabelSchema, True), ["reference"]),
     ("get", "/api/v1/staff/cases", "A staff list: unit inbox, office views, leader's items",
-     None, (200, CaseSummaryViewSchema, True), ["staff"]),
+     None, (200, schemas.CaseSummarySchema, True), ["staff"]),
     ("get", "/api/v1/staff/cases/{complaint_id}", "A case as this staff member may see it",
-     None, (200, ComplaintViewSchema, False), ["staff"]),
+     None, (200, schemas.ComplaintSchema, False), ["staff"]),
     ("post", "/api/v1/staff/cases/{complaint_id}/communications",
      "Record a phone call or a meeting with the complainant (R6)",
-     intake.CommunicationSchema, (201, ComplaintViewSchema, False), ["staff"]),
+     schemas.CommunicationSchema, (201, schemas.ComplaintSchema, False), ["staff"]),
     *[("post", ACTION_PREFIX + action, f"{summary} (409 if the case's state refuses it)",
-       ACTION_BODIES[action], (200, ComplaintViewSchema, False), ["staff", "actions"])
+       ACTION_BODIES[action], (200, schemas.ComplaintSchema, False), ["staff", "actions"])
       for action, summary in ACTIONS.items()],
     ("get", "/api/v1/staff/cases/{complaint_id}/deadlines",
      "The case's targets (签收, 办结 per round), their state and extensions", None,
-     (200, DeadlineViewSchema, True), ["staff"]),
+     (200, schemas.DeadlineSchema, True), ["staff"]),
     ("post", "/api/v1/staff/cases/{complaint_id}/extensions",
      "Ask for more time, with a reason (X2; the unit's handler or head)",
-     sla.ExtensionRequestSchema, (201, sla.ExtensionSchema, False), ["staff"]),
+     schemas.ExtensionRequestSchema, (201, schemas.ExtensionSchema, False), ["staff"]),
     ("post", "/api/v1/staff/cases/{complaint_id}/extensions/{extension_id}/decision",
      "Approve or refuse an extension (the unit head or the office)",
-     sla.ExtensionDecisionSchema, (200, sla.ExtensionSchema, False), ["staff"]),
+     schemas.ExtensionDecisionSchema, (200, schemas.ExtensionSchema, False), ["staff"]),
     ("post", "/api/v1/staff/cases/{complaint_id}/timetable",
      "Set a long-term matter's timetable: milestones with staged-feedback dates (R7)",
-     sla.TimetableSchema, (201, sla.TimetableOutSchema, False), ["staff"]),
+     schemas.TimetableSchema, (201, schemas.TimetableOutSchema, False), ["staff"]),
     ("post", "/api/v1/staff/cases/{complaint_id}/timetable/{milestone_id}",
-     "Give staged feedback on a milestone, or mark it done", sla.MilestoneUpdateSchema,
-     (200, MilestoneStatusSchema, False), ["staff"]),
+     "Give staged feedback on a milestone, or mark it done", schemas.MilestoneUpdateSchema,
+     (200, schemas.MilestoneStatusSchema, False), ["staff"]),
     ("get", "/api/v1/staff/cases/{complaint_id}/audit", "The audit trail (office)", None,
-     (200, AuditEntrySchema, True), ["staff"]),
+     (200, schemas.AuditEntrySchema, True), ["staff"]),
     ("get", "/api/v1/staff/units/{unit_id}/figures", "A unit's live figures (R13)", None,
-     (200, UnitFiguresSchema, False), ["staff"]),
+     (200, schemas.UnitFiguresSchema, False), ["staff"]),
     ("post", "/api/v1/staff/reports", "File a problem the unit found itself (R10)",
-     intake.FileComplaintSchema, (201, intake.FiledSchema, False), ["staff"]),
+     schemas.FileComplaintSchema, (201, schemas.FiledSchema, False), ["staff"]),
     ("post", "/hotline/calls/events", "The call centre's (CTI) call events: ringing, answered, "
      "ended, voicemail (X-CTI-Timestamp and X-CTI-Signature HMAC; 409 = already received)",
-     calls.CallEventSchema, (200, intake.CallEventOutcomeSchema, False), ["hotline"]),
+     schemas.CallEventSchema, (200, schemas.CallEventOutcomeSchema, False), ["hotline"]),
     ("get", "/api/v1/staff/hotline/calls", "Hotline calls, newest first; unfiled=true: the "
-     "answered calls nobody has filed for yet (office)", None, (200, intake.CallSchema, True),
+     "answered calls nobody has filed for yet (office)", None, (200, schemas.CallSchema, True),
      ["hotline", "staff"]),
     ("get", "/api/v1/staff/hotline/calls/{call_id}", "A hotline call for its operator: the "
      "masked caller, the pledge script to read, the cases filed from it (office)", None,
-     (200, intake.CallSchema, False), ["hotline", "staff"]),
+     (200, schemas.CallSchema, False), ["hotline", "staff"]),
     ("post", "/api/v1/staff/hotline/calls/{call_id}/complaints", "File for the caller of an "
-     "answered call, after reading the pledge (office)", pledges.OperatorFilingSchema,
-     (201, intake.FiledSchema, False), ["hotline", "staff"]),
+     "answered call, after reading the pledge (office)", schemas.OperatorFilingSchema,
+     (201, schemas.FiledSchema, False), ["hotline", "staff"]),
     ("get", "/open311/v2/services.{fmt}", "Open311 GeoReport v2: the service list (json|xml)",
      None, (200, Open311ServiceSchema, True), ["open311"]),
     ("get", "/open311/v2/services/{code}.{fmt}", "Open311: a service definition", None,
@@ -372,7 +247,7 @@ OPERATIONS = [
      "echostr)", None, (200, "text", False), ["wechat"]),
     ("post", "/wechat", "WeChat 公众号 messages, plain or safe mode (XML); passive XML reply",
      "xml", (200, "text", False), ["wechat"]),
-    ("get", "/healthz", "Liveness", None, (200, HealthSchema, False), ["operations"]),
+    ("get", "/healthz", "Liveness", None, (200, schemas.HealthSchema, False), ["operations"]),
     ("get", "/api/v1/openapi.json", "This document", None, (200, "document", False),
      ["reference"]),
 ]
@@ -433,8 +308,8 @@ LOCATED = {("post", "/api/v1/complaints"), ("post", "/api/v1/complaints/{complai
 MUST_BE_TRUE = {"AppFiling": "pledge", "OperatorFiling": "pledge_read"}
 PATH_PARAMETERS = ("complaint_id", "unit_id", "sha256", "extension_id", "milestone_id", "code",
                    "request_id", "fmt", "call_id")
-QUERIES = {("get", "/api/v1/staff/cases"): intake.CaseListQuerySchema,
-           ("get", "/api/v1/staff/hotline/calls"): intake.CallListQuerySchema}
+QUERIES = {("get", "/api/v1/staff/cases"): schemas.CaseListQuerySchema,
+           ("get", "/api/v1/staff/hotline/calls"): schemas.CallListQuerySchema}
 OPEN311_QUERY = {
     "service_request_id": "comma-separated ids", "service_code": "a category code",
     "start_date": "ISO 8601 (default: 90 days ago)", "end_date": "ISO 8601 (default: now)",

@@ -8,10 +8,10 @@ import time
 import uuid
 
 import eventlet
-from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
-from gateway import hotline, open311, pledges, wechat
+from gateway import hotline, open311, pledges, schemas, wechat
+from gateway.attachments import AttachmentNotFound, AttachmentRejected, AttachmentStore
 from gateway.auth import principal_for, public_key_from
 from gateway.http import (EVERY_METHOD, HttpError, api, filing_key, json_response, read_json,
                           route_error)
@@ -19,15 +19,16 @@ from gateway.limits import FilingLimits, RateLimited
 from gateway.open311 import Open311Error, open311_api
 from gateway.openapi import openapi_document
 from gateway.server import http
-from gateway.sessions import PENDING, redis_client, sessions_for
+from gateway.sessions import PENDING, redis_client
+from services.common.access import open311_app_identity, wechat_identity
 from services.common.bus import rpc_proxy
 from services.common.contracts import CATEGORIES, GRADES
 from services.common.errors import InvalidInput
 from services.common.health import alive
 from services.common.logs import LogContext
 from services.common.metrics import EntrypointMetrics
-from services.common.settings import Settings, SettingsProvider
-from services.intake.attachments import AttachmentNotFound, AttachmentRejected, AttachmentStore
+from services.common.providers import Built
+from services.common.settings import SettingsProvider
 
 log = logging.getLogger("jiesu.gateway")
 
@@ -35,78 +36,36 @@ STAFF_ACTIONS = ("sign_for", "start", "return_case", "reply", "screen_out", "dis
                  "instruct", "link", "merge", "classify")
 
 
-class AttachmentStoreProvider(DependencyProvider):
-    def setup(self):
-        settings = Settings.from_container_config(self.container.config)
-        self.store = AttachmentStore(settings.resolve_path(settings.attachments_dir),
-                                     max_photo_bytes=settings.max_photo_bytes,
-                                     max_voice_bytes=settings.max_voice_bytes,
-                                     max_files=settings.max_attachments)
-
-    def get_dependency(self, worker_ctx):
-        return self.store
+def attachment_store(settings) -> AttachmentStore:
+    return AttachmentStore(settings.resolve_path(settings.attachments_dir),
+                           max_photo_bytes=settings.max_photo_bytes,
+                           max_voice_bytes=settings.max_voice_bytes,
+                           max_files=settings.max_attachments)
 
 
-class WeChatProvider(DependencyProvider):
-    """The 公众号 crypto from the settings, the filing dialogue, and the sessions store
-    (gateway/sessions.py) that keeps each user's dialogue state and the replies of the last
-    minute: this process's memory, or Redis shared by every replica (`gateway_state_url`)."""
-
-    def setup(self):
-        settings = Settings.from_container_config(self.container.config)
-        self.crypto = wechat.WeChatCrypto(
-            settings.wechat_token, settings.wechat_aes_key or "A" * 43,
-            settings.wechat_app_id) if settings.wechat_token else None
-        self.dialogue = wechat.Dialogue()
-        self.sessions = sessions_for(settings.gateway_state_url)
-
-    def get_dependency(self, worker_ctx):
-        return self
-
-
-class TokenKeysProvider(DependencyProvider):
-    """The RS256 public key, read once (PEM text in the setting, or a path to a PEM file)."""
-
-    def setup(self):
-        self.public_key = public_key_from(
-            Settings.from_container_config(self.container.config).jwt_public_key)
-
-    def get_dependency(self, worker_ctx):
-        return self
-
-
-class HotlineProvider(DependencyProvider):
-    """The CTI webhook's secrets and this process's replay guard (a first line: intake
-    applies each event id once whichever replica passes it on)."""
-
-    def setup(self):
-        settings = Settings.from_container_config(self.container.config)
-        self.secrets = tuple(str(s) for s in settings.hotline_webhook_secrets if s)
-        self.guard = hotline.ReplayGuard()
-
-    def get_dependency(self, worker_ctx):
-        return self
-
-
-class FilingLimitsProvider(DependencyProvider):
+def filing_limits(settings) -> FilingLimits:
     """The abuse limits, counted in Redis shared by the replicas when `gateway_state_url` is
     set, else in this process."""
-
-    def setup(self):
-        settings = Settings.from_container_config(self.container.config)
-        url = settings.gateway_state_url
-        self.limits = FilingLimits(settings.rate_limit_identity_per_minute,
-                                   settings.rate_limit_ip_per_minute,
-                                   redis_client=redis_client(url) if url else None)
-
-    def get_dependency(self, worker_ctx):
-        return self.limits
+    url = settings.gateway_state_url
+    return FilingLimits(settings.rate_limit_identity_per_minute,
+                        settings.rate_limit_ip_per_minute,
+                        redis_client=redis_client(url) if url else None)
 
 
 WECHAT_RESEND_WAITS = 20   # x 0.2 s: within WeChat's 5 s for the resend itself
 HOTLINE_CODES = {400: "invalid_event", 401: "bad_signature", 409: "duplicate_event",
                  413: "too_large"}
 REJECTION_STATUS = {"empty": 400, "too_large": 413, "unsupported_type": 415, "too_many": 409}
+
+
+def _valid(schema, body: dict) -> dict:
+    """The body as the client sent it, once its public schema finds nothing wrong (else the
+    400 the service would answer, before any service is asked). The service loads it again:
+    the gateway checks what the public may send, the service what its command needs."""
+    errors = schema().validate(body)
+    if errors:
+        raise InvalidInput(errors)
+    return body
 
 
 class GatewayService:
@@ -117,16 +76,18 @@ class GatewayService:
     sla = rpc_proxy("sla")
     settings = SettingsProvider()
     log_context = LogContext()
-    attachments = AttachmentStoreProvider()
     metrics = EntrypointMetrics()
-    limits = FilingLimitsProvider()
-    keys = TokenKeysProvider()
-    wechat = WeChatProvider()
-    hotline = HotlineProvider()
+    # Values built once per process from the settings; none needs a start or stop of its own
+    # (redis-py's pooled connections go with the process), so none is a provider class.
+    attachments = Built(attachment_store)
+    limits = Built(filing_limits)
+    public_key = Built(lambda settings: public_key_from(settings.jwt_public_key))
+    wechat = Built(wechat.Channel.from_settings)
+    hotline = Built(hotline.Webhook.from_settings)
 
     def _principal(self, request):
         return principal_for(request.headers.get("Authorization"), self.settings,
-                             self.keys.public_key)
+                             self.public_key)
 
     def _json(self, request) -> dict:
         return read_json(request, self.settings.max_body_bytes)
@@ -150,6 +111,7 @@ class GatewayService:
         body = self._json(request)
         # R3: the form's pledge, ticked (anything but true is no pledge; intake refuses it).
         pledged = body.pop("pledge", None) is True
+        _valid(schemas.FileComplaintSchema, body)
         filed = self.intake.file_complaint(body, principal.as_complainant(), "app",
                                            filing_key(request), pledges.APP if pledged else None)
         return json_response(filed, 201,
@@ -172,7 +134,8 @@ class GatewayService:
     @api
     def rate(self, request, complaint_id):
         principal = self._principal(request)
-        rated = self.rating.rate(complaint_id, principal.as_rpc(), self._json(request))
+        rated = self.rating.rate(complaint_id, principal.as_rpc(),
+                                 _valid(schemas.RateSchema, self._json(request)))
         return json_response(rated, 201)
 
     @http("POST", "/api/v1/complaints/<string:complaint_id>/attachments")
@@ -229,7 +192,7 @@ class GatewayService:
     @api
     def staff_list(self, request):
         principal = self._staff(request)
-        query = {key: value for key, value in request.args.items()}
+        query = _valid(schemas.CaseListQuerySchema, dict(request.args.items()))
         return json_response(self.intake.list_cases(principal.as_rpc(), query))
 
     @http("GET", "/api/v1/staff/cases/<string:complaint_id>")
@@ -245,8 +208,9 @@ class GatewayService:
     @api
     def staff_communication(self, request, complaint_id):
         principal = self._staff(request)
+        body = _valid(schemas.CommunicationSchema, self._json(request))
         return json_response(self.intake.act(complaint_id, "communicate", principal.as_rpc(),
-                                             self._json(request)), 201)
+                                             body), 201)
 
     # Only the actions match: POST on …/deadlines or …/audit is then a 405 for those paths,
     # and any other word the catch-all's 404.
@@ -255,46 +219,50 @@ class GatewayService:
     @api
     def staff_action(self, request, complaint_id, action):
         principal = self._staff(request)
-        body = self._json(request) if request.content_length else {}
+        body = _valid(schemas.ACTION_SCHEMAS[action],
+                      self._json(request) if request.content_length else {})
         return json_response(self.intake.act(complaint_id, action, principal.as_rpc(), body))
 
     @http("GET", "/api/v1/staff/cases/<string:complaint_id>/deadlines")
     @api
     def staff_deadlines(self, request, complaint_id):
-        """Every target of the case (签收 and 办结 per round), its state and its extensions."""
+        """Every target of the case (签收 and 办结 per round), its state and its extensions;
+        sla answers NotFound (404) to whoever may not read the case."""
         principal = self._staff(request)
-        self.intake.get_complaint(complaint_id, principal.as_rpc())  # 404 if not theirs
-        return json_response(self.sla.get_deadlines(complaint_id))
+        return json_response(self.sla.get_deadlines(complaint_id, principal.as_rpc()))
 
     @http("POST", "/api/v1/staff/cases/<string:complaint_id>/extensions")
     @api
     def request_extension(self, request, complaint_id):
         principal = self._staff(request)
-        return json_response(self.sla.request_extension(complaint_id, principal.as_rpc(),
-                                                        self._json(request)), 201)
+        body = _valid(schemas.ExtensionRequestSchema, self._json(request))
+        return json_response(self.sla.request_extension(complaint_id, principal.as_rpc(), body),
+                             201)
 
     @http("POST", "/api/v1/staff/cases/<string:complaint_id>/extensions/<string:extension_id>"
                   "/decision")
     @api
     def decide_extension(self, request, complaint_id, extension_id):
         principal = self._staff(request)
+        body = _valid(schemas.ExtensionDecisionSchema, self._json(request))
         return json_response(self.sla.decide_extension(complaint_id, extension_id,
-                                                       principal.as_rpc(), self._json(request)))
+                                                       principal.as_rpc(), body))
 
     @http("POST", "/api/v1/staff/cases/<string:complaint_id>/timetable")
     @api
     def set_timetable(self, request, complaint_id):
         """R7: milestones and staged-feedback dates for a matter that takes long."""
         principal = self._staff(request)
-        return json_response(self.sla.set_timetable(complaint_id, principal.as_rpc(),
-                                                    self._json(request)), 201)
+        body = _valid(schemas.TimetableSchema, self._json(request))
+        return json_response(self.sla.set_timetable(complaint_id, principal.as_rpc(), body), 201)
 
     @http("POST", "/api/v1/staff/cases/<string:complaint_id>/timetable/<string:milestone_id>")
     @api
     def update_milestone(self, request, complaint_id, milestone_id):
         principal = self._staff(request)
+        body = _valid(schemas.MilestoneUpdateSchema, self._json(request))
         return json_response(self.sla.update_milestone(complaint_id, milestone_id,
-                                                       principal.as_rpc(), self._json(request)))
+                                                       principal.as_rpc(), body))
 
     @http("GET", "/api/v1/staff/cases/<string:complaint_id>/audit")
     @api
@@ -314,8 +282,8 @@ class GatewayService:
         """R10: unit staff (party branches, counsellors, class officers) file what they found."""
         principal = self._staff(request)
         self.limits.check(principal.id, request.remote_addr)
-        filed = self.intake.file_complaint(self._json(request), principal.as_rpc(), "staff",
-                                           filing_key(request))
+        body = _valid(schemas.FileComplaintSchema, self._json(request))
+        filed = self.intake.file_complaint(body, principal.as_rpc(), "staff", filing_key(request))
         return json_response(filed, 201)
 
     # ------------------------------------------------------------ the hotline (R2)
@@ -351,7 +319,8 @@ class GatewayService:
         """The office's hotline calls, newest first; `unfiled=true` for the answered calls
         nobody has filed for yet."""
         principal = self._staff(request)
-        return json_response(self.intake.list_calls(principal.as_rpc(), dict(request.args)))
+        query = _valid(schemas.CallListQuerySchema, dict(request.args))
+        return json_response(self.intake.list_calls(principal.as_rpc(), query))
 
     @http("GET", "/api/v1/staff/hotline/calls/<string:call_id>")
     @api
@@ -368,6 +337,7 @@ class GatewayService:
         principal = self._staff(request)
         body = self._json(request)
         pledge_read = body.pop("pledge_read", None) is True
+        _valid(schemas.FileComplaintSchema, body)
         filed = self.intake.file_for_caller(call_id, body, principal.as_rpc(), pledge_read,
                                             filing_key(request))
         return json_response(filed, 201, headers={
@@ -486,15 +456,15 @@ class GatewayService:
         if action["type"] == "reply":
             return action["text"]
         if action["type"] == "file":
-            self.limits.check(f"wechat:{openid}", request.remote_addr)
+            self.limits.check(wechat_identity(openid), request.remote_addr)
             filed = self.intake.file_complaint(
                 {"category": action["category"], "content": action["content"]},
-                {"id": f"wechat:{openid}"[:64], "name": None, "roles": ["complainant"]},
+                {"id": wechat_identity(openid)[:64], "name": None, "roles": ["complainant"]},
                 "wechat", key, pledges.WECHAT)
             return (f"您的诉求已受理,编号 {filed['number']}。我们将直派责任单位限时办理;"
                     f"查询进度请回复「查询 {filed['number']}」。" + self._wechat_link(filed))
         if action["type"] == "query":
-            found = self.intake.list_filed_by(f"wechat:{openid}", {
+            found = self.intake.list_filed_by(wechat_identity(openid), {
                 "number": action["number"], "start_date": "2000-01-01T00:00:00+00:00"})
             if not found:
                 return f"没有找到您反映的编号为 {action['number']} 的诉求。"
@@ -535,7 +505,7 @@ class GatewayService:
         if self._too_large(request):  # before the form is parsed (api_key is in it)
             raise Open311Error(413, f"request larger than {self.settings.max_body_bytes} bytes")
         app = self._open311_app(request)
-        self.limits.check(f"open311:{app}", request.remote_addr)
+        self.limits.check(open311_app_identity(app), request.remote_addr)
         form = request.form
         location = form.get("address_string") or None
         lat, long = form.get("lat") or None, form.get("long") or None
@@ -554,7 +524,8 @@ class GatewayService:
             {"category": form["service_code"], "content": form.get("description", ""),
              "location": location[:200] if location else None, "lat": lat, "long": long,
              "contact_phone": form.get("phone") or None},
-            {"id": f"open311:{app}:{person}"[:64], "name": name, "roles": ["complainant"]},
+            {"id": (open311_app_identity(app) + person)[:64], "name": name,
+             "roles": ["complainant"]},
             "open311", None, pledges.open311(app))
         return open311.render(fmt, [{"service_request_id": filed["id"],
                                      "service_notice": f"已受理,编号 {filed['number']}",
@@ -571,7 +542,7 @@ class GatewayService:
                  "start_date": args.get("start_date") or None,
                  "end_date": args.get("end_date") or None,
                  "statuses": [s for s in args.get("status", "").split(",") if s]}
-        cases = self.intake.list_filed_by(f"open311:{app}:", query)
+        cases = self.intake.list_filed_by(open311_app_identity(app), query)
         return open311.render(fmt, [open311.request_view(c) for c in cases],
                               "service_requests", "request")
 
@@ -579,7 +550,7 @@ class GatewayService:
     @open311_api
     def open311_request(self, request, request_id, fmt):
         app = self._open311_app(request)
-        cases = self.intake.list_filed_by(f"open311:{app}:", {
+        cases = self.intake.list_filed_by(open311_app_identity(app), {
             "ids": [request_id], "start_date": "2000-01-01T00:00:00+00:00"})
         if not cases:
             raise Open311Error(404, f"service_request_id {request_id} not found")

@@ -26,15 +26,17 @@ import os
 import re
 import struct
 import unicodedata
+from dataclasses import dataclass
 from xml.etree.ElementTree import ParseError
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from gateway.http import MAX_BODY_BYTES as MAX_BYTES
+from gateway.sessions import sessions_for
 from services.common.contracts import CATEGORIES
 
-MAX_BYTES = 64 * 1024
 MAX_SKEW = 300          # seconds either side of our clock
 BLOCK = 32              # WeChat pads to 32 bytes, not AES's 16
 CATEGORY_CODES = list(CATEGORIES)   # 1-based numbers in the dialogue follow this order
@@ -358,3 +360,20 @@ class Dialogue:
         if text == "2":
             return None, reply(CANCELLED)
         return dict(state, at=now), reply(confirm_prompt(state["category"], state["content"]))
+
+
+@dataclass(frozen=True)
+class Channel:
+    """The 公众号 as the gateway serves it: the crypto from the settings (None: not
+    connected), the filing dialogue, and the sessions store (gateway/sessions.py) that keeps
+    each user's dialogue state and the replies of the last minute: this process's memory, or
+    Redis shared by every replica (`gateway_state_url`)."""
+    crypto: WeChatCrypto | None
+    dialogue: Dialogue
+    sessions: object
+
+    @classmethod
+    def from_settings(cls, settings) -> "Channel":
+        crypto = WeChatCrypto(settings.wechat_token, settings.wechat_aes_key or "A" * 43,
+                              settings.wechat_app_id) if settings.wechat_token else None
+        return cls(crypto, Dialogue(), sessions_for(settings.gateway_state_url))

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from services.intake.attachments import (DEFAULT_MAX_FILES, DEFAULT_MAX_PHOTO_BYTES,
+from gateway.attachments import (DEFAULT_MAX_FILES, DEFAULT_MAX_PHOTO_BYTES,
                                          DEFAULT_MAX_VOICE_BYTES, MiB, AttachmentNotFound,
                                          AttachmentRejected, AttachmentStore, check_sha256,
                                          sniff)

@@ -11,8 +11,9 @@ produce are accepted:
 
 Files are stored by content (content-addressed): the path is the SHA-256 of the bytes, under
 two levels of shards (root/ab/cd/abcd…) so no directory grows past 65 536 entries. The same
-photo sent twice, or by two complainants, is stored once; the database row (intake's
-`attachments` table: complaint, sha256, media_type, kind, size) is what ties it to a case.
+photo sent twice, or by two complainants, is stored once. The gateway owns the bytes; intake
+only records the description (its `attachments` table: complaint, sha256, media_type, kind,
+size), which is what ties a file to a case.
 Writes go to a temporary file in the target directory and are renamed into place
 (os.replace), so a reader never sees half a file and a crash leaves at most a `.tmp-` file.
 
