@@ -36,6 +36,7 @@ test: venv
 	@$(BIN)/python scripts/ensure_infra.py test
 	@JIESU_DATABASE_URL="$(JIESU_TEST_DATABASE_URL)" $(BIN)/python -m services.common.migrate
 	@$(BIN)/ruff check services gateway tests bench scripts
+	@$(BIN)/lint-imports --no-cache --no-logo
 	@$(BIN)/nameko test --rabbit-ctl-uri "$(JIESU_RABBIT_API_URI)" $(PYTEST_ARGS)
 
 bench: venv

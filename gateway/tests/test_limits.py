@@ -63,6 +63,7 @@ def _redis():
     return redis_client(os.environ.get("JIESU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
 
 
+@pytest.mark.redis
 def test_replicas_share_one_budget_through_redis():
     import uuid
 

@@ -56,6 +56,7 @@ def replicas():
         first.client.delete(*keys)
 
 
+@pytest.mark.redis
 def test_a_dialogue_goes_on_whichever_replica_takes_each_message(replicas):
     openid, dialogue = f"test-{uuid.uuid4()}", wechat.Dialogue()
 
@@ -73,6 +74,7 @@ def test_a_dialogue_goes_on_whichever_replica_takes_each_message(replicas):
     assert replicas[0].state(openid) is None and replicas[1].state(openid) is None
 
 
+@pytest.mark.redis
 def test_a_reply_remembered_by_one_replica_answers_the_retry_at_another(replicas):
     first, second = replicas
     key = f"wechat:msg:test-{uuid.uuid4()}"
@@ -86,6 +88,7 @@ def test_a_reply_remembered_by_one_replica_answers_the_retry_at_another(replicas
         DIALOGUE_TTL_SECONDS
 
 
+@pytest.mark.redis
 def test_the_first_delivery_claims_the_reply_and_a_resend_does_not(replicas):
     first, second = replicas
     key = f"wechat:msg:test-{uuid.uuid4()}"
