@@ -14,12 +14,14 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from dataclasses import fields
 from pathlib import Path
 from urllib.parse import urlparse
 
 import kubernetes_validate
 import pytest
 
+from services.common.settings import SECRETS, USED_BY, Settings, env_name
 from tests.deploy import load, load_all
 
 REPO = Path(__file__).resolve().parents[2]
@@ -251,28 +253,59 @@ def test_settings_come_from_the_configmap_and_secrets(deployments, config, examp
     secret_keys = {secret: set(obj["stringData"]) for secret, obj in example_secrets.items()}
     secret_keys["jiesu-rabbitmq-default-user"] = {"username", "password"}  # the operator's
     for container in all_containers(deployments[name]):
-        sources = container["envFrom"]
-        assert {"configMapRef": {"name": "jiesu-config"}} in sources
-        assert {"secretRef": {"name": "jiesu-secrets"}} in sources
-        defined = set(config) | secret_keys["jiesu-secrets"]
-        env = {}
+        assert "envFrom" not in container, \
+            f"{name}: envFrom hands the process every key; name the ones it reads"
+        defined, env = set(), {}
         for var in container["env"]:
-            if "valueFrom" in var:
-                ref = var["valueFrom"]["secretKeyRef"]
+            source = var.get("valueFrom", {})
+            if "configMapKeyRef" in source:
+                ref = source["configMapKeyRef"]
+                assert ref == {"name": "jiesu-config", "key": var["name"]}, (name, var)
+                assert ref["key"] in config, f"{name}: {ref['key']} is not in jiesu-config"
+            elif "secretKeyRef" in source:
+                ref = source["secretKeyRef"]
                 assert ref["key"] in secret_keys[ref["name"]], (name, var["name"])
             else:
                 for used in re.findall(r"\$\((\w+)\)", var["value"]):
                     assert used in defined, f"{name}: $({used}) is not defined before use"
                 env[var["name"]] = var["value"]
             defined.add(var["name"])
-        assert env["JIESU_AMQP_URI"].startswith("amqp://$(RABBITMQ_USERNAME):")
-        if name == "gateway":
-            assert "JIESU_DATABASE_URL" not in env
-        else:
+        process = "migrate" if container["name"] == "migrate" else name
+        if "amqp_uri" in USED_BY[process]:
+            assert env["JIESU_AMQP_URI"].startswith("amqp://$(RABBITMQ_USERNAME):")
+        if "database_url" in USED_BY[process]:
             assert env["JIESU_DATABASE_URL"].startswith("postgresql+psycopg2://")
             assert env["JIESU_DATABASE_URL"].endswith("/jiesu_{service}")
-        assert "JIESU_JWT_SECRET" in secret_keys["jiesu-secrets"]
-        assert "JIESU_CLOCK_OFFSET_FILE" not in env and "JIESU_CLOCK_OFFSET_FILE" not in config
+        assert "JIESU_CLOCK_OFFSET_FILE" not in defined and "JIESU_CLOCK_OFFSET_FILE" not in config
+
+
+@pytest.mark.parametrize("name", JIESU)
+def test_each_process_gets_exactly_the_secrets_it_reads_and_no_setting_it_does_not(deployments,
+                                                                                   name):
+    """USED_BY (services/common/settings.py) is the map, for each main container and each
+    migrate init container: the WeChat AppSecret and the SMS key only in notify, the JWT
+    secret and the channels' webhooks only in the gateway, the pseudonym key only in intake,
+    the database password nowhere near the gateway, the broker's nowhere near migrate."""
+    settings = {env_name(f.name): f.name for f in fields(Settings)}
+    for container in all_containers(deployments[name]):
+        process = "migrate" if container["name"] == "migrate" else name
+        names = {var["name"] for var in container["env"]}
+        jiesu = {var for var in names if var.startswith("JIESU_")}
+        assert jiesu <= set(settings), f"{process}: not settings: {sorted(jiesu - set(settings))}"
+        given = {settings[var] for var in jiesu}
+        unread = given - USED_BY[process]
+        assert not unread, f"{process} does not read {sorted(unread)}"
+        assert given & SECRETS == USED_BY[process] & SECRETS
+        refs = {(ref["name"], ref["key"]) for ref in (
+            var.get("valueFrom", {}).get("secretKeyRef") for var in container["env"]) if ref}
+        expected = {("jiesu-secrets", env_name(setting))
+                    for setting in USED_BY[process] & SECRETS - {"amqp_uri", "database_url"}}
+        if "amqp_uri" in USED_BY[process]:
+            expected |= {("jiesu-rabbitmq-default-user", "username"),
+                         ("jiesu-rabbitmq-default-user", "password")}
+        if "database_url" in USED_BY[process]:
+            expected.add(("jiesu-db-credentials", "password"))
+        assert refs == expected, process
 
 
 # Settings that are secrets: in the Secret jiesu-secrets, never in the ConfigMap.
@@ -320,11 +353,14 @@ def test_the_settings_the_pods_get_load_with_the_channels_off(config, example_se
     assert settings.caller_pseudonym_key != defaults.caller_pseudonym_key
 
 
-def test_intake_does_not_start_without_the_pseudonym_key(deployments, example_secrets):
-    """The development key would otherwise be used: the Kubernetes form of compose's :?."""
-    env = {var["name"]: var for var in main_container(deployments["intake"])["env"]}
-    ref = env["JIESU_CALLER_PSEUDONYM_KEY"]["valueFrom"]["secretKeyRef"]
-    assert ref["name"] == "jiesu-secrets" and ref["key"] == "JIESU_CALLER_PSEUDONYM_KEY"
+@pytest.mark.parametrize("name, key", [("intake", "JIESU_CALLER_PSEUDONYM_KEY"),
+                                       ("gateway", "JIESU_JWT_SECRET")])
+def test_a_process_does_not_start_without_its_required_secret(deployments, example_secrets,
+                                                               name, key):
+    """The development value would otherwise be used: the Kubernetes form of compose's :?."""
+    env = {var["name"]: var for var in main_container(deployments[name])["env"]}
+    ref = env[key]["valueFrom"]["secretKeyRef"]
+    assert ref["name"] == "jiesu-secrets" and ref["key"] == key
     assert not ref.get("optional", False)
     assert ref["key"] in example_secrets["jiesu-secrets"]["stringData"]
 
@@ -510,8 +546,9 @@ def test_the_gateway_reaches_redis_through_its_service(base, deployments, redis,
     assert named_port(main_container(redis), port["targetPort"]) == 6379
     # The gateway gets the setting from the ConfigMap, and nothing overrides it.
     gateway = main_container(deployments["gateway"])
-    assert {"configMapRef": {"name": "jiesu-config"}} in gateway["envFrom"]
-    assert "JIESU_GATEWAY_STATE_URL" not in {var["name"] for var in gateway["env"]}
+    (var,) = [var for var in gateway["env"] if var["name"] == "JIESU_GATEWAY_STATE_URL"]
+    assert var["valueFrom"]["configMapKeyRef"] == {"name": "jiesu-config",
+                                                   "key": "JIESU_GATEWAY_STATE_URL"}
     assert "JIESU_GATEWAY_STATE_URL" not in example_secrets["jiesu-secrets"]["stringData"]
     # And the gateway's own code accepts it (no connection is made here).
     sessions = sessions_for(url)
@@ -570,8 +607,10 @@ def test_the_operator_secret_is_the_one_the_pods_read(base, deployments):
     for deployment in deployments.values():
         for container in all_containers(deployment):
             refs = {var["valueFrom"]["secretKeyRef"]["name"] for var in container["env"]
-                    if var["name"].startswith("RABBITMQ_") and "valueFrom" in var}
-            assert refs == {expected}
+                    if var["name"].startswith("RABBITMQ_")
+                    and "secretKeyRef" in var.get("valueFrom", {})}
+            # The migrate init containers do not use the broker.
+            assert refs == (set() if container["name"] == "migrate" else {expected})
 
 
 def test_postgres_comes_from_cloudnativepg_with_a_database_per_service(base, config):
