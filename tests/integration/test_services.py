@@ -136,7 +136,8 @@ def test_sla_sets_the_deadline_of_an_assigned_case(container_factory, service_co
     assert announced == {kind: d.due_at for kind, d in targets.items()}
     assert targets["response"].due_at < targets["resolution"].due_at
     with entrypoint_hook(container, "get_deadlines") as get_deadlines:
-        assert get_deadlines("case-1")[0]["grade"] == "general"
+        office = {"id": "u-office-1", "name": "办公室", "roles": ["office"]}
+        assert get_deadlines("case-1", office)[0]["grade"] == "general"
 
 
 def test_notify_acknowledges_the_complainant_and_tells_the_handler(container_factory,
