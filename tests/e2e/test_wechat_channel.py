@@ -125,6 +125,7 @@ def test_refusals_file_nothing_and_the_server_keeps_serving(system):
     assert "类别" in _content(_send(system, good))  # still serving
 
 
+@pytest.mark.redis
 def test_the_dialogue_and_the_reply_memory_survive_a_gateway_restart_with_redis(
         start_system, databases):
     """With gateway_state_url set, what a gateway process knew of a dialogue is in Redis: a

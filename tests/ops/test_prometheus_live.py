@@ -14,7 +14,7 @@ from services.common.clock import OffsetClock
 from tests.conftest import auth, free_metrics_base, free_port, wait_until
 from tests.e2e.test_lifecycle import PEOPLE
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.prometheus]
 
 SERVICES = ("intake", "routing", "sla", "notify", "rating", "gateway")
 
