@@ -209,7 +209,8 @@ class Case:
 
     def sla_alerted(self, event: dict):
         """R12: warnings, urging and escalation show on the case; its SLA state follows."""
-        if event["target"] == "resolution" and self.row.status in Status.OPEN:
+        # Once replied, the resolution clock has stopped: a late alert does not make it overdue.
+        if event["target"] == "resolution" and self.row.status in Status.OPEN - {Status.REPLIED}:
             self.row.sla_state = domain.sla_state_after(self.row.sla_state, event["alert"])
         return self.sla_noticed(event, lambda tz: domain.alert_line(event))
 
@@ -238,7 +239,14 @@ class Case:
                                   ("complainant",)))
         note = f"评价:{domain.LEVEL_LABELS[event['level']]}" + (
             f",{event['comment']}" if event["comment"] else "")
-        return self.transition(event["decision"], rater, event["occurred_at"], note=note)
+        try:
+            return self.transition(event["decision"], rater, event["occurred_at"], note=note)
+        except Refused as refused:
+            # A rating the case's state no longer allows (e.g. the office merged it
+            # meanwhile): recorded and ignored, not retried until it is parked.
+            return self._happened(ev.RatingIgnored(Actor.system("rating"),
+                                                   event["occurred_at"], reason=refused.message,
+                                                   cause_id=event["event_id"]))
 
     def supervisor_assigned(self, event: dict):
         self.row.supervisor_id = event["leader"]["id"]

@@ -274,6 +274,14 @@ class AssignmentIgnored(DomainEvent):
 
 
 @dataclass(frozen=True)
+class RatingIgnored(DomainEvent):
+    reason: str
+
+    def line(self, tz):
+        return TimelineLine("rating_ignored", f"评价未生效:{self.reason}", "rating")
+
+
+@dataclass(frozen=True)
 class DeadlineSet(DomainEvent):
     grade: str
     due_at: datetime

@@ -161,4 +161,7 @@ class Case:
     def instruct(self) -> "Case":
         if self.status != Status.SUPERVISED:
             raise Refused("illegal_transition", "只有督办件可以批示 (only supervised cases)")
+        if self.instructed:
+            raise Refused("already_instructed",
+                          "本轮督办已批示,正在重新办理 (already instructed for this round)")
         return replace(self, instructed=True)
