@@ -121,10 +121,11 @@ def test_meeting_the_target_stops_its_clock(container_factory, config, clock):
     container = _start(container_factory, config)
     with entrypoint_waiter(container, "on_complaint_assigned"):
         event_dispatcher(config)("routing", "complaint_assigned", _assigned())
-    for action in ("sign_for", "reply"):
+    for action, before, after in (("sign_for", "assigned", "signed"),
+                                  ("reply", "signed", "replied")):
         transition = build_event(
             "complaint_transitioned", "case-1", MONDAY_9, number="JS-20261123-0001",
-            category="logistics", action=action, from_status="x", to_status="y", round=0,
+            category="logistics", action=action, from_status=before, to_status=after, round=0,
             actor=HANDLER, actor_role="handler")
         with entrypoint_waiter(container, "on_complaint_transitioned"):
             event_dispatcher(config)("intake", "complaint_transitioned", transition)
