@@ -1,8 +1,11 @@
 """Rules found by the worker_factory tests of issue 11 and settled in the Case aggregate."""
-from services.intake.tests.test_actions_unit import (  # noqa: F401 (fixtures)
-    LEADER, OFFICE, case, clock, db, kinds, rated_event, refused, replied_case, routing, service,
-    step, supervised_case)
+from services.intake.tests import test_actions_unit as actions
+from services.intake.tests.test_actions_unit import (
+    LEADER, case, kinds, rated_event, refused, replied_case, step, supervised_case)
 from services.intake.tests.test_projections_unit import alert_event
+
+# The same service, database and clock as the actions' tests.
+clock, db, routing, service = actions.clock, actions.db, actions.routing, actions.service
 
 
 def test_a_rating_the_case_no_longer_allows_is_recorded_and_ignored(service, db):
