@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 
 from services.common.access import hotline_identity
 from services.common.contracts import CATEGORIES, GRADES, RATING_LEVELS
+from services.common.vocabulary import ATTACHMENT_KINDS, PHONE_PATTERN
 from services.intake.lifecycle import ACTION_LABELS, COMMUNICATION_KINDS, OUTCOMES
 
-KIND_LABELS = {"photo": "图片", "voice": "语音"}
+KIND_LABELS = ATTACHMENT_KINDS
 LEVEL_LABELS = RATING_LEVELS
 
 CHANNEL_LABELS = {"app": "智慧山工院APP", "wechat": "微信公众号", "hotline": "24小时热线",
@@ -29,9 +30,6 @@ CLASSIFY_FIRST = ("classify_first",
                   "热线留言须先由办公室分类 (classify this voicemail before anything else)")
 ALREADY_CLASSIFIED = ("already_classified", "该诉求已有类别 (this case is already classified)")
 
-# A contact phone: a mainland mobile number, or a landline with its area code.
-# (Also the OpenAPI document's pattern, so `$`, not Python's `\Z`: match it with fullmatch.)
-PHONE_PATTERN = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
 
 
 def category_label(code: str | None) -> str:

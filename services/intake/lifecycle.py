@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from services.common.contracts import FIRST_ROUND, REDO_ROUND, SUPERVISED_ROUND, Status
+from services.common.vocabulary import COMMUNICATION_KINDS, OUTCOMES
 
 
 # action -> (states it may start from, state it leads to)
@@ -44,10 +45,8 @@ ACTION_LABELS = {"screen_out": "不予受理并告知", "assign": "派单", "ret
                  "instruct": "领导批示", "communicate": "沟通记录", "dispatch": "申请派单",
                  "classify": "留言分类"}
 
-# Reply outcomes (R6): solved, or explained as not solvable under current policy.
-OUTCOMES = {"solved": "已解决", "explained": "已解释说明", "policy_unsolvable": "政策范围内暂不能解决",
-            "long_term": "需长期解决(已制定时间表)"}
-COMMUNICATION_KINDS = {"phone": "电话沟通", "face_to_face": "见面沟通"}
+# Reply outcomes (R6: solved, or explained as not solvable under current policy) and the
+# ways of talking to the complainant: services/common/vocabulary.py.
 
 
 

@@ -3,59 +3,19 @@ case as it is shown back."""
 from __future__ import annotations
 
 import json
-import unicodedata
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.contracts import CATEGORIES, CHANNELS, GRADES
-from services.common.fields import NOT_IN_A_LINE, NOT_IN_A_TEXT, Moment
+from services.common import vocabulary as words
+from services.common.fields import Moment
 from services.common.logs import mask_phone
-from services.intake.domain import PHONE_PATTERN
-from services.intake.lifecycle import COMMUNICATION_KINDS, OUTCOMES, Status
+from services.common.vocabulary import (ATTACHMENT_KINDS, CASE_SORTS, CASE_VIEWS,
+                                        COMMUNICATION_KINDS, MAX_OFFSET, OUTCOMES, PHONE,
+                                        FullMatch, Text, length)
+from services.intake.lifecycle import Status
 
 
-class FullMatch(validate.Regexp):
-    """validate.Regexp over the whole value, whatever the pattern's anchors: Regexp uses
-    re.match, and `$` also matches before a final newline, so `^…$` lets "13912345678\n"
-    through."""
-
-    def __call__(self, value):
-        if self.regex.fullmatch(value) is None:
-            raise ValidationError(self._format_error(value))
-        return value
-
-
-PHONE = FullMatch(PHONE_PATTERN, error="不是有效的手机号或座机号 (not a valid phone number)")
-
-def _invisible(char: str) -> bool:
-    return char.isspace() or unicodedata.category(char) == "Cf"
-
-
-class Text(fields.String):
-    """A text a person typed: trimmed of surrounding whitespace, refused if nothing visible
-    is left (spaces, tabs, zero-width spaces), or if it holds a character no keyboard types
-    (services/common/fields.py). `multiline` allows tabs and line breaks inside."""
-
-    default_error_messages = {
-        "blank": "不能为空白 (must not be blank)",
-        "characters": "含有不允许的控制字符或无效字符 (contains control or invalid characters)",
-    }
-
-    def __init__(self, *args, multiline: bool = False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.forbidden = NOT_IN_A_TEXT if multiline else NOT_IN_A_LINE
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if self.forbidden.search(text):
-            raise self.make_error("characters")
-        if all(_invisible(char) for char in text):
-            raise self.make_error("blank")
-        return text.strip()
-
-
-# Paging: far beyond any real list, far below what the database's BIGINT overflows at.
-MAX_OFFSET = 1_000_000
 
 
 class FileComplaintSchema(Schema):
@@ -67,11 +27,11 @@ class FileComplaintSchema(Schema):
         list(CATEGORIES), error="必须是以下类别之一 (must be one of): {choices}"),
         metadata={"description": "one of the ten category codes (GET /api/v1/categories)",
                   "example": "logistics"})
-    content = Text(required=True, multiline=True, validate=validate.Length(min=5, max=5000),
+    content = Text(required=True, multiline=True, validate=length(words.CONTENT),
                    metadata={"example": "学生公寓3号楼热水已经停了两天"})
-    title = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    title = Text(load_default=None, allow_none=True, validate=length(words.TITLE_MAX))
     contact_phone = fields.String(load_default=None, allow_none=True, validate=PHONE)
-    location = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    location = Text(load_default=None, allow_none=True, validate=length(words.LOCATION_MAX))
     # X8: where an Open311 app says it is, kept as given (WGS-84 degrees), both or neither.
     lat = fields.Float(load_default=None, allow_none=True,
                        validate=validate.Range(min=-90, max=90), metadata={"example": 36.66})
@@ -92,7 +52,7 @@ class FileComplaintSchema(Schema):
 class PledgeSchema(Schema):
     """R3: the words that record the complainant's pledge, as the channel took it."""
     pledge = fields.String(load_default=None, allow_none=True,
-                           validate=validate.Length(max=500))
+                           validate=length(words.PLEDGE_MAX))
 
 
 class FiledSchema(Schema):
@@ -199,13 +159,13 @@ class CaseListQuerySchema(Schema):
         unknown = RAISE
 
     view = fields.String(load_default="inbox", validate=validate.OneOf(
-        ["inbox", "all", "screened_out", "returned", "disputed", "redo", "supervised",
-         "proactive", "unclassified"]))
+        list(CASE_VIEWS)))
     state = fields.String(load_default=None, validate=validate.OneOf(list(Status.LABELS)))
     category = fields.String(load_default=None, validate=validate.OneOf(list(CATEGORIES)))
     due_before = Moment(load_default=None)
-    sort = fields.String(load_default="due", validate=validate.OneOf(["due", "received"]))
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    sort = fields.String(load_default="due", validate=validate.OneOf(list(CASE_SORTS)))
+    limit = fields.Integer(load_default=words.CASE_LIST_LIMIT[0],
+                           validate=validate.Range(min=1, max=words.CASE_LIST_LIMIT[1]))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
@@ -219,48 +179,48 @@ class NoParamsSchema(_ActionSchema):
 
 
 class ReturnCaseSchema(_ActionSchema):
-    reason = Text(required=True, multiline=True, validate=validate.Length(min=2, max=500))
+    reason = Text(required=True, multiline=True, validate=length(words.REASON))
 
 
 class ReplySchema(_ActionSchema):
     outcome = fields.String(required=True, validate=validate.OneOf(list(OUTCOMES)))
-    text = Text(required=True, multiline=True, validate=validate.Length(min=2, max=5000))
+    text = Text(required=True, multiline=True, validate=length(words.REPLY_TEXT))
 
 
 class CommunicationSchema(_ActionSchema):
     kind = fields.String(required=True, validate=validate.OneOf(list(COMMUNICATION_KINDS)))
     at = Moment(required=True, metadata={
         "description": "when it took place: not in the future, not before the case was filed"})
-    with_whom = Text(required=True, validate=validate.Length(min=1, max=100))
-    summary = Text(required=True, multiline=True, validate=validate.Length(min=2, max=2000))
+    with_whom = Text(required=True, validate=length(words.WITH_WHOM))
+    summary = Text(required=True, multiline=True, validate=length(words.SUMMARY))
 
 
 class ScreenOutSchema(_ActionSchema):
-    rule = Text(required=True, validate=validate.Length(max=64))
+    rule = Text(required=True, validate=length(words.RULE_MAX))
 
 
 class DispatchSchema(_ActionSchema):
-    unit_id = Text(load_default=None, allow_none=True, validate=validate.Length(max=64),
+    unit_id = Text(load_default=None, allow_none=True, validate=length(words.UNIT_ID_MAX),
                    metadata={"description": "a unit of the directory; none: by the rules"})
 
 
 class ClassifySchema(_ActionSchema):
     """The office classifies a hotline voicemail after listening to it."""
     category = fields.String(required=True, validate=validate.OneOf(list(CATEGORIES)))
-    title = Text(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    title = Text(load_default=None, allow_none=True, validate=length(words.TITLE_MAX))
     urgent = fields.Boolean(load_default=False)
 
 
 class InstructSchema(_ActionSchema):
-    text = Text(required=True, multiline=True, validate=validate.Length(min=2, max=2000))
+    text = Text(required=True, multiline=True, validate=length(words.INSTRUCTION))
 
 
 class LinkSchema(_ActionSchema):
-    other_id = Text(required=True, validate=validate.Length(max=36))
+    other_id = Text(required=True, validate=length(words.CASE_ID_MAX))
 
 
 class MergeSchema(_ActionSchema):
-    into = Text(required=True, validate=validate.Length(max=36))
+    into = Text(required=True, validate=length(words.CASE_ID_MAX))
 
 
 ACTION_SCHEMAS = {
@@ -277,8 +237,8 @@ class AttachmentSchema(Schema):
         unknown = RAISE
 
     sha256 = fields.String(required=True, validate=FullMatch(r"[0-9a-f]{64}"))
-    media_type = fields.String(required=True, validate=validate.Length(max=64))
-    kind = fields.String(required=True, validate=validate.OneOf(["photo", "voice"]))
+    media_type = fields.String(required=True, validate=length(words.MEDIA_TYPE_MAX))
+    kind = fields.String(required=True, validate=validate.OneOf(list(ATTACHMENT_KINDS)))
     size = fields.Integer(required=True, validate=validate.Range(min=1))
 
 

@@ -1,6 +1,8 @@
 """What crosses the wire to and from rating."""
 from marshmallow import RAISE, Schema, fields, validate
 
+from services.common import vocabulary as words
+from services.common.vocabulary import length
 from services.rating.domain import LEVELS
 
 
@@ -9,9 +11,9 @@ class RateSchema(Schema):
         unknown = RAISE
 
     level = fields.String(required=True, validate=validate.OneOf(
-        list(LEVELS), error="评价须为 satisfied(满意)/basically(基本满意)/dissatisfied(不满意)"))
+        list(LEVELS), error=words.RATING_LEVEL_ERROR))
     comment = fields.String(load_default=None, allow_none=True,
-                            validate=validate.Length(max=1000))
+                            validate=length(words.COMMENT_MAX))
 
 
 class RatingSchema(Schema):

@@ -1,7 +1,9 @@
 """What crosses the wire to and from the SLA service."""
 from marshmallow import RAISE, Schema, fields, validate
 
+from services.common import vocabulary as words
 from services.common.fields import Moment
+from services.common.vocabulary import length
 
 
 class DeadlineSchema(Schema):
@@ -21,7 +23,7 @@ class ExtensionRequestSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    reason = fields.String(required=True, validate=validate.Length(min=2, max=1000))
+    reason = fields.String(required=True, validate=length(words.EXTENSION_REASON))
     new_due_at = Moment(required=True)
 
 
@@ -30,14 +32,14 @@ class ExtensionDecisionSchema(Schema):
         unknown = RAISE
 
     approve = fields.Boolean(required=True)
-    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+    note = fields.String(load_default=None, allow_none=True, validate=length(words.NOTE_MAX))
 
 
 class MilestoneSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    title = fields.String(required=True, validate=validate.Length(min=2, max=200))
+    title = fields.String(required=True, validate=length(words.MILESTONE_TITLE))
     due_at = Moment(required=True)
     feedback_due_at = Moment(load_default=None, allow_none=True)
 
@@ -47,7 +49,7 @@ class TimetableSchema(Schema):
         unknown = RAISE
 
     milestones = fields.List(fields.Nested(MilestoneSchema), required=True,
-                             validate=validate.Length(min=1, max=20))
+                             validate=length(words.MILESTONES))
 
 
 class MilestoneOutSchema(Schema):
@@ -67,8 +69,8 @@ class MilestoneUpdateSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    update = fields.String(required=True, validate=validate.OneOf(["feedback", "done"]))
-    note = fields.String(required=True, validate=validate.Length(min=2, max=2000))
+    update = fields.String(required=True, validate=validate.OneOf(list(words.MILESTONE_UPDATES)))
+    note = fields.String(required=True, validate=length(words.MILESTONE_NOTE))
 
 
 class ExtensionSchema(Schema):
