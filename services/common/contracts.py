@@ -133,6 +133,10 @@ class ComplaintAssignedV1(Envelope):
     # Who the SLA ladder reaches (R12): the unit head and the category's supervising leader.
     unit_head = fields.Nested(Person, allow_none=True, load_default=None)
     leader = fields.Nested(Person, allow_none=True, load_default=None)
+    # Who filed it (and for R10 their unit), carried on the first assignment so that sla can
+    # tell who may read the case's deadlines without also consuming every filing.
+    complainant = fields.Nested(Person, allow_none=True, load_default=None)
+    reporter_unit = fields.String(allow_none=True, load_default=None)
 
 
 class DeadlineSetV1(Envelope):

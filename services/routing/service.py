@@ -37,7 +37,9 @@ class RoutingService(HealthMixin):
     @consumes("intake", "complaint_received", only_if=lambda event: not event["screened"])
     def on_complaint_received(self, event, uow):
         self._assign(uow, event, content=event["content"], college=event["college"],
-                     received_at=event["occurred_at"], round_=0, urgent=event["urgent"])
+                     received_at=event["occurred_at"], round_=0, urgent=event["urgent"],
+                     filed_by={"complainant": event["complainant"],
+                               "reporter_unit": event["reporter_unit"]})
 
     @consumes("intake", "dispatch_requested")
     def on_dispatch_requested(self, event, uow):
@@ -69,7 +71,7 @@ class RoutingService(HealthMixin):
                      leader={"id": leader.id, "name": leader.name})
 
     def _assign(self, uow, event, *, received_at, round_, content="", college=None,
-                unit_id=None, urgent=False):
+                unit_id=None, urgent=False, filed_by=None):
         category = event["category"]
         load = dict(uow.session.execute(
             select(Assignment.handler_id, func.count())
@@ -96,7 +98,8 @@ class RoutingService(HealthMixin):
                  leader={"id": leader.id, "name": leader.name} if leader else None,
                  handler={"id": decision.handler.id, "name": decision.handler.name},
                  received_at=received_at, disputed=decision.disputed, round=round_,
-                 assisting_units=[{"id": u.id, "name": u.name} for u in decision.assisting])
+                 assisting_units=[{"id": u.id, "name": u.name} for u in decision.assisting],
+                 **(filed_by or {}))
 
     @rpc
     def get_unit(self, unit_id):

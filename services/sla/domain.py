@@ -420,16 +420,14 @@ def out_of_bounds(moment: datetime, earliest: datetime, too_early: str) -> str:
 
 
 # ====================================================================== who may read
-def facts_from_received(event: Mapping) -> dict:
-    """complaint_received: who filed it, and for R10 (filed by unit staff) their unit."""
-    return {"complainant_id": event["complainant"]["id"],
-            "reporting_unit_id": event["reporter_unit"]}
-
-
 def facts_from_assigned(event: Mapping) -> dict:
     """complaint_assigned: the unit that holds it; a disputed case's assisting units read
-    along (kept from an earlier dispute, as intake does)."""
+    along (kept from an earlier dispute, as intake does); the first assignment also says who
+    filed it and, for R10 (filed by unit staff), their unit."""
     facts = {"unit_id": event["unit"]["id"]}
+    if event.get("complainant"):
+        facts.update(complainant_id=event["complainant"]["id"],
+                     reporting_unit_id=event.get("reporter_unit"))
     if event["disputed"]:
         facts["assisting_unit_ids"] = [unit["id"] for unit in event["assisting_units"]]
     return facts

@@ -89,8 +89,8 @@ class Extension(Base):
 
 class CaseAccess(Base):
     """Who may read a case's deadlines (services.common.access.may_read), as the events tell
-    it: complaint_received (who filed it, an R10 reporter's unit), complaint_assigned (the
-    unit, a disputed case's assisting units), supervisor_assigned (the leader). Each event
+    it: complaint_assigned (the unit, a disputed case's assisting units; the first one also
+    who filed it and an R10 reporter's unit), supervisor_assigned (the leader). Each event
     fills its own columns, whichever arrives first."""
     __tablename__ = "case_access"
 

@@ -25,7 +25,7 @@ from services.common.providers import Built, consumes
 from services.common.settings import SettingsProvider
 from services.sla.domain import (FIRED, PENDING, REQUESTED, Extension, Invalid, Refused,
                                  Sla, SlaPolicy, Target, Unknown, facts_from_assigned,
-                                 facts_from_received, facts_from_supervisor, may_read_deadlines)
+                                 facts_from_supervisor, may_read_deadlines)
 from services.sla.models import CaseAccess, Deadline, Timer
 from services.sla.models import Extension as ExtensionRow
 from services.sla.schemas import (DeadlineSchema, ExtensionDecisionSchema, ExtensionRequestSchema,
@@ -65,10 +65,6 @@ class SlaService(HealthMixin):
     queue_metrics = Built(watch_queues)
 
     # ------------------------------------------------------------------ who may read a case
-    @consumes("intake", "complaint_received")
-    def on_complaint_received(self, event, uow):
-        _remember(uow.session, event["complaint_id"], facts_from_received(event))
-
     @consumes("routing", "supervisor_assigned")
     def on_supervisor_assigned(self, event, uow):
         _remember(uow.session, event["complaint_id"], facts_from_supervisor(event))

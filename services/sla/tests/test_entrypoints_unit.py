@@ -41,11 +41,10 @@ def service(db):
                           settings=Settings())
 
 
-def received(complainant=STUDENT, reporter_unit=None):
-    return build_event("complaint_received", CASE, MONDAY_9, number="JS-20261123-0001",
-                       channel="app", category="logistics", content="热水停了两天",
-                       complainant={"id": complainant["id"], "name": None},
-                       proactive=reporter_unit is not None, reporter_unit=reporter_unit)
+def filed_by(complainant=STUDENT, reporter_unit=None):
+    """What routing's first assignment says of who filed the case."""
+    return {"complainant": {"id": complainant["id"], "name": None},
+            "reporter_unit": reporter_unit}
 
 
 def assigned(round_=0, at=MONDAY_9, **extra):
@@ -84,14 +83,22 @@ def consumers(db):
         return sorted(session.execute(select(inbox.c.consumer)).scalars())
 
 
-# ------------------------------------------------------------------ on_complaint_received
-def test_a_received_case_is_remembered_for_its_complainant(service, db):
-    service.on_complaint_received(received(reporter_unit="logistics"))
+# ------------------------------------------------------------------ who filed it
+def test_the_first_assignment_names_who_filed_the_case(service, db):
+    service.on_complaint_assigned(assigned(**filed_by(reporter_unit="logistics")))
 
     (known,) = rows(db, CaseAccess)
     assert (known.complaint_id, known.complainant_id, known.reporting_unit_id) == (
         CASE, STUDENT["id"], "logistics")
-    assert consumers(db) == ["sla.on_complaint_received"]
+    assert consumers(db) == ["sla.on_complaint_assigned"]
+
+
+def test_a_later_assignment_keeps_who_filed_the_case(service, db):
+    service.on_complaint_assigned(assigned(**filed_by()))
+    service.on_complaint_assigned(assigned(round_=1, at=MONDAY_9 + timedelta(days=1)))
+
+    (known,) = rows(db, CaseAccess)
+    assert known.complainant_id == STUDENT["id"]
 
 
 # ------------------------------------------------------------------ on_supervisor_assigned
@@ -323,8 +330,7 @@ def readable_by(service, viewer) -> bool:
 
 
 def test_deadlines_are_read_by_whoever_may_read_the_case(service):
-    service.on_complaint_assigned(assigned())      # before the case's receipt: any order
-    service.on_complaint_received(received())
+    service.on_complaint_assigned(assigned(**filed_by()))
 
     assert {d["kind"] for d in service.get_deadlines(CASE, HANDLER)} == {"resolution",
                                                                           "response"}
@@ -345,9 +351,9 @@ def test_a_supervising_leader_reads_once_named(service):
 
 
 def test_an_assisting_unit_and_the_reporting_unit_read_along(service):
-    service.on_complaint_received(received(complainant=HEAD, reporter_unit="student_affairs"))
-    service.on_complaint_assigned(assigned(disputed=True, assisting_units=[
-        {"id": "security", "name": "保卫处"}]))
+    service.on_complaint_assigned(assigned(
+        **filed_by(complainant=HEAD, reporter_unit="student_affairs"), disputed=True,
+        assisting_units=[{"id": "security", "name": "保卫处"}]))
 
     assert readable_by(service, SECURITY)
     assert readable_by(service, dict(HANDLER, id="u-xgc-1", unit="student_affairs"))

@@ -14,7 +14,7 @@ from services.common.settings import Settings
 from services.sla.domain import (APPROVED, CANCELLED, MET, NORMAL, OVERDUE, PENDING, REFUSED,
                                  REQUESTED, WARNING, Extension, Invalid, Refused, Sla,
                                  SlaPolicy, Target, Unknown, facts_from_assigned,
-                                 facts_from_received, facts_from_supervisor,
+                                 facts_from_supervisor,
                                  may_read_deadlines)
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -304,12 +304,11 @@ def test_another_units_milestone_is_unknown():
 
 
 # ------------------------------------------------------------------ who reads the deadlines
-def test_the_facts_of_a_case_come_from_three_events():
+def test_the_facts_of_a_case_come_from_its_assignments_and_its_supervisor():
     known = {}
     known.update(facts_from_assigned(assignment(
-        disputed=True, assisting_units=[{"id": "security", "name": "保卫处"}])))
-    known.update(facts_from_received({"complainant": {"id": "s-1", "name": None},
-                                      "reporter_unit": None}))
+        disputed=True, assisting_units=[{"id": "security", "name": "保卫处"}],
+        complainant={"id": "s-1", "name": None}, reporter_unit=None)))
     known.update(facts_from_assigned(assignment()))     # not disputed: assisting units kept
     known.update(facts_from_supervisor({"leader": LEADER}))
 

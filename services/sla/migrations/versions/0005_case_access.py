@@ -1,4 +1,4 @@
-"""sla: who may read a case's deadlines (case_access), from intake's and routing's events
+"""sla: who may read a case's deadlines (case_access), from routing's events
 
 Revision ID: sla_0005
 
