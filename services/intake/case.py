@@ -212,11 +212,11 @@ class Case:
         # Once replied, the resolution clock has stopped: a late alert does not make it overdue.
         if event["target"] == "resolution" and self.row.status in Status.OPEN - {Status.REPLIED}:
             self.row.sla_state = domain.sla_state_after(self.row.sla_state, event["alert"])
-        return self.sla_noticed(event, lambda tz: domain.alert_line(event))
+        return self._from_sla(ev.SlaAlerted, event, fact=event)
 
     def timetable_set(self, event: dict):
         self.row.timetable = ev.as_json(event["milestones"])
-        return self.sla_noticed(event, lambda tz: domain.timetable_line(event["milestones"], tz))
+        return self._from_sla(ev.TimetableSet, event, milestones=event["milestones"])
 
     def milestone_updated(self, event: dict):
         steps = json.loads(self.row.timetable or "[]")
@@ -226,11 +226,14 @@ class Case:
                 if event["update"] == "feedback":
                     step["feedback_given"] = True
         self.row.timetable = ev.as_json(steps)
-        return self.sla_noticed(event, lambda tz: domain.milestone_line(event))
+        return self._from_sla(ev.MilestoneUpdated, event, fact=event)
 
-    def sla_noticed(self, event: dict, describe):
-        return self._happened(ev.SlaNoticed(ev.SLA, event["occurred_at"], describe=describe,
-                                            cause_id=event["event_id"]))
+    def extension_noted(self, event: dict):
+        return self._from_sla(ev.ExtensionNoted, event, fact=event)
+
+    def _from_sla(self, kind, event: dict, **facts):
+        return self._happened(kind(ev.SLA, event["occurred_at"], cause_id=event["event_id"],
+                                   **facts))
 
     def rated(self, event: dict):
         """R9: the decision is rating's; the state change is ours."""

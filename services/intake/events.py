@@ -295,13 +295,38 @@ class DeadlineSet(DomainEvent):
 
 
 @dataclass(frozen=True)
-class SlaNoticed(DomainEvent):
-    """A fact of the SLA's shown as sla words it: an alert, a timetable, a milestone, an
-    extension asked for or decided (`describe(tz)` gives the line)."""
-    describe: Callable[[str], TimelineLine]
+class SlaAlerted(DomainEvent):
+    """R12: a warning, urging or escalation sla sent about the case (`fact`: its event)."""
+    fact: dict
 
     def line(self, tz):
-        return self.describe(tz)
+        return domain.alert_line(self.fact)
+
+
+@dataclass(frozen=True)
+class TimetableSet(DomainEvent):
+    """R7: the timetable of a matter that takes long to solve."""
+    milestones: list
+
+    def line(self, tz):
+        return domain.timetable_line(self.milestones, tz)
+
+
+@dataclass(frozen=True)
+class MilestoneUpdated(DomainEvent):
+    fact: dict
+
+    def line(self, tz):
+        return domain.milestone_line(self.fact)
+
+
+@dataclass(frozen=True)
+class ExtensionNoted(DomainEvent):
+    """An extension the unit asked for, or the office's decision on it."""
+    fact: dict
+
+    def line(self, tz):
+        return domain.extension_request_line(self.fact, tz)
 
 
 @dataclass(frozen=True)

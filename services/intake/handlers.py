@@ -23,6 +23,7 @@ from services.common.access import Actor, Viewer, may_act, may_read
 from services.common.db import insert_for
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.logs import bind_complaint
+from services.common.settings import Settings
 from services.intake import calls, domain
 from services.intake.case import Case
 from services.intake.lifecycle import Refused, Status
@@ -38,7 +39,7 @@ CLOCK_SKEW = timedelta(minutes=5)
 class Env:
     """What the handlers use of the service: its settings, the R4 screening rules, the office's
     working hours (for voicemail), and routing's directory (does a unit exist?)."""
-    settings: object
+    settings: Settings
     screening: object = None
     working_hours: object = None
     unit_exists: Callable[[str], bool] = field(default=lambda unit_id: True)
@@ -278,22 +279,27 @@ def _merge(cases, case, actor, params, env, now):
     cases.add_link(case, target, "duplicate", actor.id, now)
 
 
+def _step(action: str, note: str | None = None):
+    """A lifecycle step whose only parameter, if any, is the note it records."""
+    def take(cases, case, actor, params, env, now):
+        case.transition(action, actor, now, note=params[note] if note else None)
+    return take
+
+
+def _reply(cases, case, actor, params, env, now):
+    case.reply(actor, params["outcome"], params["text"], now)
+
+
+def _instruct(cases, case, actor, params, env, now):
+    case.instruct(actor, params["text"], now)
+
+
+# action -> what it does (each one: the case's method, and what the action adds around it)
 ACTIONS = {
-    "classify": _classify,
-    "sign_for": lambda cases, case, actor, params, env, now: case.transition(
-        "sign_for", actor, now),
-    "start": lambda cases, case, actor, params, env, now: case.transition("start", actor, now),
-    "return_case": lambda cases, case, actor, params, env, now: case.transition(
-        "return_case", actor, now, note=params["reason"]),
-    "reply": lambda cases, case, actor, params, env, now: case.reply(
-        actor, params["outcome"], params["text"], now),
-    "communicate": _communicate,
-    "screen_out": _screen_out,
-    "dispatch": _dispatch,
-    "instruct": lambda cases, case, actor, params, env, now: case.instruct(
-        actor, params["text"], now),
-    "link": _link,
-    "merge": _merge,
+    "classify": _classify, "sign_for": _step("sign_for"), "start": _step("start"),
+    "return_case": _step("return_case", note="reason"), "reply": _reply,
+    "communicate": _communicate, "screen_out": _screen_out, "dispatch": _dispatch,
+    "instruct": _instruct, "link": _link, "merge": _merge,
 }
 
 
@@ -353,10 +359,8 @@ PROJECTIONS = {
     "sla_alert": Case.sla_alerted,
     "timetable_set": Case.timetable_set,
     "milestone_updated": Case.milestone_updated,
-    "extension_requested": lambda case, event: case.sla_noticed(
-        event, lambda tz: domain.extension_request_line(event, tz)),
-    "extension_decided": lambda case, event: case.sla_noticed(
-        event, lambda tz: domain.extension_request_line(event, tz)),
+    "extension_requested": Case.extension_noted,
+    "extension_decided": Case.extension_noted,
     "complaint_rated": Case.rated,
     "supervisor_assigned": Case.supervisor_assigned,
 }
