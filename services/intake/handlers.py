@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.common import metrics
 from services.common.access import Actor, Viewer, may_act, may_read
+from services.common.contracts import FIRST_ROUND
 from services.common.db import insert_for
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.logs import bind_complaint
@@ -107,7 +108,7 @@ def file_complaint(uow, command: FileComplaint, env: Env) -> Complaint | None:
         complainant_id=complainant["id"], complainant_name=complainant["name"],
         complainant_college=complainant["college"], filing_key=command.filing_key,
         received_at=now, proactive=proactive, pledge=command.pledge, call_id=command.call_id,
-        reporter_unit_id=complainant["unit"] if proactive else None, round=0,
+        reporter_unit_id=complainant["unit"] if proactive else None, round=FIRST_ROUND,
         disputed=False, instructed=False, **command.filing), now)
     if case.row.category is not None:
         case.announce(env.screening.screen(case.row.title, case.row.content), now)

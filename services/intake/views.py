@@ -13,6 +13,7 @@ from sqlalchemy import func, or_, select
 from services.common.access import (ANONYMOUS_LABEL, ReadScope, Viewer, masks_phones, may_read,
                                     read_scope, redact_identity, sees_identity)
 from services.common import metrics
+from services.common.contracts import SUPERVISED_ROUND
 from services.common.errors import NotFound
 from services.common.privacy import mask_contact, mask_phones, masked_deep
 from services.intake import calls, domain
@@ -98,7 +99,7 @@ VIEWS = {
     "returned": (Complaint.status == Status.RETURNED,),
     "disputed": (Complaint.disputed.is_(True),),
     "redo": (Complaint.status == Status.REDO,),
-    "supervised": (Complaint.round == 2,),
+    "supervised": (Complaint.round == SUPERVISED_ROUND,),
     "proactive": (Complaint.proactive.is_(True),),
     "unclassified": (Complaint.category.is_(None), Complaint.status.in_(Status.OPEN)),
 }

@@ -7,7 +7,7 @@ from marshmallow import ValidationError
 from nameko.rpc import rpc
 from sqlalchemy import select
 
-from services.common.contracts import CallerSchema
+from services.common.contracts import FIRST_ROUND, CallerSchema
 from services.common.db import Database
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common import metrics
@@ -31,7 +31,7 @@ class RatingService(HealthMixin):
         that they are told it is not open for rating; anyone else is told it does not exist)."""
         uow.session.merge(RatingSlot(
             complaint_id=event["complaint_id"], complainant_id=event["complainant"]["id"],
-            round=0, primary=True, unit_id=None, category=event["category"], open=False,
+            round=FIRST_ROUND, primary=True, unit_id=None, category=event["category"], open=False,
             opened_at=event["occurred_at"]))
 
     @consumes("intake", "complaint_transitioned",
