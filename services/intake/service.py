@@ -62,7 +62,7 @@ class IntakeService(HealthMixin):
     similar = Built(lambda s: SimilarCases(timedelta(days=s.similar_window_days)))
     working_hours = Built(lambda s: calls.WorkingHours(
         calendar_for(s).is_working_day, s.workday_start, s.workday_end, s.timezone))
-    backlog_metrics = Built(lambda s, container: views.backlog_gauge(engine_of(container)))
+    backlog_metrics = Built(lambda s, container: views.backlog_gauge(lambda: engine_of(container)))
 
     @property
     def env(self) -> handlers.Env:

@@ -170,11 +170,12 @@ def unit_figures(session, unit_id: str, now) -> dict:
             "at": now.isoformat()}
 
 
-def backlog_gauge(engine) -> None:
+def backlog_gauge(find_engine) -> None:
     """jiesu_backlog{state,unit,category}: open cases, counted in intake's own table at
-    scrape time (at most every 10 s), so every replica reports the same, right number."""
+    scrape time (at most every 10 s), so every replica reports the same, right number.
+    `find_engine()` gives intake's engine then (it may not exist yet when this is set up)."""
     def backlog():
-        with engine.connect() as conn:
+        with find_engine().connect() as conn:
             return [((state, unit or "", category or domain.UNCLASSIFIED), n)
                     for state, unit, category, n in conn.execute(
                         select(Complaint.status, Complaint.unit_id, Complaint.category,
