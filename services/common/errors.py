@@ -20,6 +20,9 @@ from __future__ import annotations
 from marshmallow import ValidationError
 from nameko.exceptions import deserialize_to_instance
 
+from services.common.access import Viewer
+from services.common.contracts import CallerSchema
+
 
 class JiesuError(Exception):
     http_status = 500
@@ -110,3 +113,9 @@ def load_input(schema, data):
         return schema.load(data)
     except ValidationError as exc:
         raise InvalidInput(exc.messages) from None
+
+
+def load_viewer(raw) -> Viewer:
+    """The caller a service is told about (contracts.CallerSchema) as an access.Viewer, or
+    InvalidInput."""
+    return Viewer.from_dict(load_input(CallerSchema(), raw))

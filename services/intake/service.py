@@ -19,7 +19,7 @@ from services.common.clock import ClockProvider
 from services.common.contracts import CallerSchema
 from services.common.cti import CallEventSchema, event_from
 from services.common.db import Database, engine_of
-from services.common.errors import Conflict, InvalidInput, NotFound, load_input
+from services.common.errors import Conflict, InvalidInput, NotFound, load_input, load_viewer
 from services.common.health import HealthMixin
 from services.common.logs import LogContext
 from services.common.providers import Built, consumes
@@ -36,13 +36,9 @@ from services.intake.views import SimilarCases
 EXPECTED = (InvalidInput, NotFound, Conflict)
 
 
-def _viewer(raw) -> Viewer:
-    return Viewer.from_dict(load_input(CallerSchema(), raw))
-
-
 def _office(raw, missing: str) -> Viewer:
     """The office's own reads (hotline calls): anyone else finds nothing there."""
-    viewer = _viewer(raw)
+    viewer = load_viewer(raw)
     if not viewer.has("office"):
         raise NotFound(missing)
     return viewer
@@ -133,7 +129,7 @@ class IntakeService(HealthMixin):
     def get_complaint(self, complaint_id, viewer, reveal_contact=False):
         """The case as `viewer` may see it; one they may not see does not exist for them.
         `reveal_contact`: the office's case view shows the contact phone whole (audited)."""
-        viewer = _viewer(viewer)
+        viewer = load_viewer(viewer)
         with self.db.session() as session:
             view, complaint = views.complaint_view(session, complaint_id, viewer,
                                                    self.clock.now(), self.similar)
@@ -146,14 +142,14 @@ class IntakeService(HealthMixin):
     @rpc(expected_exceptions=EXPECTED)
     def get_attachment(self, complaint_id, sha256, viewer):
         """The attachment's description if the viewer may read the case it belongs to."""
-        viewer = _viewer(viewer)
+        viewer = load_viewer(viewer)
         with self.db.session() as session:
             return views.attachment_view(session, complaint_id, sha256, viewer)
 
     @rpc(expected_exceptions=EXPECTED)
     def list_cases(self, viewer, query=None):
         """The cases `viewer` may read, by view, state, category and due date."""
-        viewer, query = _viewer(viewer), load_input(CaseListQuerySchema(), query or {})
+        viewer, query = load_viewer(viewer), load_input(CaseListQuerySchema(), query or {})
         with self.db.session() as session:
             return views.case_list(session, viewer, query, self.clock.now())
 
@@ -169,7 +165,7 @@ class IntakeService(HealthMixin):
     @rpc(expected_exceptions=EXPECTED)
     def unit_figures(self, unit_id, viewer):
         """R13: the unit head's live view of the unit's queue."""
-        viewer = _viewer(viewer)
+        viewer = load_viewer(viewer)
         if not (viewer.has("office") or (viewer.has("head", "handler") and viewer.unit == unit_id)) \
                 or not self._unit_exists(unit_id):
             raise NotFound(f"unit {unit_id} not found")
@@ -179,7 +175,7 @@ class IntakeService(HealthMixin):
     @rpc(expected_exceptions=EXPECTED)
     def audit_log(self, complaint_id, viewer):
         """X6: the office reads every action on a case."""
-        viewer = _viewer(viewer)
+        viewer = load_viewer(viewer)
         with self.db.session() as session:
             return views.audit_view(session, complaint_id, viewer)
 
@@ -188,7 +184,7 @@ class IntakeService(HealthMixin):
     def add_attachment(self, complaint_id, viewer, attachment):
         """X4: record a photo or voice message the gateway has stored (by its SHA-256)."""
         attachment = load_input(AttachmentSchema(), attachment)
-        command = handlers.AddAttachment(str(complaint_id), _viewer(viewer), attachment)
+        command = handlers.AddAttachment(str(complaint_id), load_viewer(viewer), attachment)
         with self.db.unit_of_work() as uow:
             handlers.add_attachment(uow, command, self.env)
         return attachment
@@ -199,7 +195,7 @@ class IntakeService(HealthMixin):
         dispatch, classify, instruct, link, merge); answers with the case after it."""
         if action not in ACTION_SCHEMAS:
             raise NotFound(f"no action {action!r}")
-        command = handlers.Act(str(complaint_id), action, _viewer(viewer),
+        command = handlers.Act(str(complaint_id), action, load_viewer(viewer),
                                load_input(ACTION_SCHEMAS[action](), params or {}))
         with self.db.unit_of_work() as uow:
             handlers.act(uow, command, self.env)

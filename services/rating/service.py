@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import uuid
 
-from marshmallow import ValidationError
 from nameko.rpc import rpc
 from sqlalchemy import select
 
 from services.common.contracts import FIRST_ROUND, CallerSchema
 from services.common.db import Database
-from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common.errors import Conflict, InvalidInput, NotFound, load_input
 from services.common import metrics
 from services.common.health import HealthMixin
 from services.common.logs import LogContext, bind_complaint
@@ -49,11 +48,8 @@ class RatingService(HealthMixin):
     def rate(self, complaint_id, rater, rating):
         """The complainant rates the reply: 满意 / 基本满意 / 不满意 with a comment. Only who
         filed the case may (anyone else: NotFound); only once per reply (Conflict)."""
-        try:
-            rating = RateSchema().load(rating)
-            rater = CallerSchema().load(rater)
-        except ValidationError as exc:
-            raise InvalidInput(exc.messages)
+        rating = load_input(RateSchema(), rating)
+        rater = load_input(CallerSchema(), rater)
         bind_complaint(complaint_id)
         with self.db.unit_of_work() as uow:
             slots = uow.session.execute(select(RatingSlot).where(

@@ -8,16 +8,13 @@ import json
 from contextlib import contextmanager
 from dataclasses import fields
 
-from marshmallow import ValidationError
 from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy import func, select, update
 
 from services.common import metrics
-from services.common.access import Viewer
-from services.common.contracts import CallerSchema
 from services.common.db import Database, engine_of, insert_for
-from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common.errors import Conflict, InvalidInput, NotFound, load_input, load_viewer
 from services.common.health import HealthMixin
 from services.common.logs import LogContext, bind_complaint
 from services.common.privacy import mask_phones
@@ -116,7 +113,7 @@ class SlaService(HealthMixin):
     @rpc(expected_exceptions=ANSWERS)
     def request_extension(self, complaint_id, viewer, request):
         """The handler (or head) of the unit asks for more time, with a reason."""
-        viewer, request = _viewer(viewer), _load(ExtensionRequestSchema, request)
+        viewer, request = load_viewer(viewer), _load(ExtensionRequestSchema, request)
         bind_complaint(complaint_id)
         with _answering(f"complaint {complaint_id} not found"), self.db.unit_of_work() as uow:
             current = _current_resolution(uow.session, complaint_id)
@@ -131,7 +128,7 @@ class SlaService(HealthMixin):
     def decide_extension(self, complaint_id, extension_id, viewer, decision):
         """The unit head or the office approves or refuses; an approval moves the deadline and
         replaces its timers; the complainant is told either way the clock moved."""
-        viewer, decision = _viewer(viewer), _load(ExtensionDecisionSchema, decision)
+        viewer, decision = load_viewer(viewer), _load(ExtensionDecisionSchema, decision)
         bind_complaint(complaint_id)
         with _answering(f"extension {extension_id} not found"), self.db.unit_of_work() as uow:
             asked = _value(Extension, uow.session.execute(select(ExtensionRow).where(
@@ -148,7 +145,7 @@ class SlaService(HealthMixin):
     def set_timetable(self, complaint_id, viewer, timetable):
         """A matter that cannot be solved soon gets a timetable (its milestones and their
         staged-feedback dates), reminded and tracked like deadlines."""
-        viewer, timetable = _viewer(viewer), _load(TimetableSchema, timetable)
+        viewer, timetable = load_viewer(viewer), _load(TimetableSchema, timetable)
         bind_complaint(complaint_id)
         with _answering(f"complaint {complaint_id} not found"), self.db.unit_of_work() as uow:
             has_one = _exists(uow.session, Deadline, Deadline.complaint_id == complaint_id,
@@ -164,7 +161,7 @@ class SlaService(HealthMixin):
     @rpc(expected_exceptions=ANSWERS)
     def update_milestone(self, complaint_id, milestone_id, viewer, update):
         """Staged feedback given (the feedback date is met) or the milestone reached."""
-        viewer, update = _viewer(viewer), _load(MilestoneUpdateSchema, update)
+        viewer, update = load_viewer(viewer), _load(MilestoneUpdateSchema, update)
         bind_complaint(complaint_id)
         with _answering(f"milestone {milestone_id} not found"), self.db.unit_of_work() as uow:
             steps = _targets(uow.session, Deadline.complaint_id == complaint_id,
@@ -179,7 +176,7 @@ class SlaService(HealthMixin):
         """Every target of a case with its state, and the extensions asked for, to whoever
         may read the case (services.common.access; anybody else: NotFound). Numbers typed
         into a reason or a title masked (X5)."""
-        viewer = _viewer(viewer)
+        viewer = load_viewer(viewer)
         with self.db.session() as session:
             if not may_read_deadlines(viewer, _columns(session.get(CaseAccess, complaint_id))):
                 raise NotFound(f"complaint {complaint_id} not found")
@@ -188,14 +185,7 @@ class SlaService(HealthMixin):
 
 # ---------------------------------------------------------------------- loading and saving
 def _load(schema, raw):
-    try:
-        return schema().load(raw)
-    except ValidationError as exc:
-        raise InvalidInput(exc.messages)
-
-
-def _viewer(raw) -> Viewer:
-    return Viewer.from_dict(_load(CallerSchema, raw))
+    return load_input(schema(), raw)
 
 
 @contextmanager
