@@ -123,6 +123,12 @@ class Settings:
     sms_base_url: str = ""
     sms_account: str = ""
     sms_secret: str = ""
+    # The office's work group (R12): the summaries go to its WeCom ("wecom") or DingTalk
+    # ("dingtalk") robot; the URL carries the robot's key, the secret is DingTalk's 加签 key.
+    # No URL: summaries are only logged.
+    workgroup_webhook_url: str = ""
+    workgroup_webhook_kind: str = "wecom"
+    workgroup_webhook_secret: str = ""
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9100
     log_level: str = "INFO"
@@ -204,7 +210,7 @@ class Settings:
 SECRETS = frozenset({
     "amqp_uri", "database_url", "jwt_secret", "caller_pseudonym_key", "wechat_token",
     "wechat_aes_key", "wechat_app_secret", "hotline_webhook_secrets", "open311_api_keys",
-    "sms_secret"})
+    "sms_secret", "workgroup_webhook_url", "workgroup_webhook_secret"})
 
 # What every process reads: the broker, its workers, its ops endpoints, its logs.
 _EVERY_PROCESS = ("amqp_uri", "amqp_vhost", "max_workers", "metrics_host", "metrics_port",
@@ -228,7 +234,8 @@ USED_BY: dict[str, frozenset[str]] = {process: frozenset(names) for process, nam
     "notify": _EVERY_PROCESS + _DATABASE + (
         "notify_sender", "notify_resend_after_seconds", "wechat_app_id", "wechat_app_secret",
         "wechat_api_base", "wechat_template_id", "wechat_case_link", "sms_base_url",
-        "sms_account", "sms_secret"),
+        "sms_account", "sms_secret", "workgroup_webhook_url", "workgroup_webhook_kind",
+        "workgroup_webhook_secret"),
     "rating": _EVERY_PROCESS + _DATABASE,
     "gateway": _EVERY_PROCESS + (
         "gateway_host", "gateway_port", "gateway_max_workers", "gateway_state_url",

@@ -187,3 +187,17 @@ def test_every_setting_is_read_by_a_process_and_the_secrets_are_settings():
     assert "caller_pseudonym_key" not in USED_BY["notify"] | USED_BY["gateway"]
     assert "jwt_secret" in USED_BY["gateway"] and "database_url" not in USED_BY["gateway"]
     assert env_name("wechat_app_secret") == "JIESU_WECHAT_APP_SECRET"
+
+
+def test_the_work_group_robot_settings_are_notifys_and_the_url_is_a_secret():
+    # The WeCom webhook URL carries the robot's key: whoever holds it posts to the group.
+    workgroup = {"workgroup_webhook_url", "workgroup_webhook_kind", "workgroup_webhook_secret"}
+    assert workgroup <= USED_BY["notify"]
+    assert {"workgroup_webhook_url", "workgroup_webhook_secret"} <= SECRETS
+    assert "workgroup_webhook_kind" not in SECRETS
+    for process in set(USED_BY) - {"notify"}:
+        assert not workgroup & USED_BY[process], process
+    assert workgroup <= settings_read_in(sources("services/notify"))
+    defaults = Settings()
+    assert (defaults.workgroup_webhook_url, defaults.workgroup_webhook_kind,
+            defaults.workgroup_webhook_secret) == ("", "wecom", "")
