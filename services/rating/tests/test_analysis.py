@@ -231,6 +231,13 @@ def test_tfidf_cosine_scores_alike_texts_high_and_others_low(problem_records):
     assert "lib-0" not in dict(index.similar_to("lib-0", threshold=0.0))
     assert index.similar_to("missing") == []
 
+    # Restricted to a window, the gym's cases (10 days apart) no longer meet.
+    assert index.similar_to("gym-1", threshold=0.5)
+    windowed = TfidfCosine(problem_records, within=timedelta(days=7))
+    assert windowed.similar_to("gym-1", threshold=0.5) == []
+    assert {c for c, _ in windowed.similar_to("lib-0", threshold=0.5)} \
+        == {f"lib-{i}" for i in range(1, 6)}
+
 
 # ------------------------------------------------------------------------------ 反复发生
 def test_a_problem_again_after_closing_is_flagged_and_one_before_closing_is_not():
