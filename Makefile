@@ -12,9 +12,25 @@ export JIESU_RABBIT_API_URI ?= http://guest:guest@127.0.0.1:15672
 export JIESU_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 export PYTHONWARNINGS ?= ignore::DeprecationWarning,ignore:pkg_resources is deprecated:UserWarning
 
-.PHONY: run test venv migrate bench clean
+.PHONY: run test venv fonts migrate bench clean
 
-venv: $(STAMP)
+# The rating service's charts draw Chinese: a CJK font from Debian (services/rating/charts.py).
+CJK_FONT_PACKAGE := fonts-wqy-microhei
+CJK_FONT_FILES := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc \
+  /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+
+venv: $(STAMP) fonts
+
+fonts:
+	@{ fc-list :lang=zh family 2>/dev/null; ls $(CJK_FONT_FILES) 2>/dev/null; } | grep -q . || \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing $(CJK_FONT_PACKAGE) (a CJK font for the charts)"; \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CJK_FONT_PACKAGE) >/dev/null 2>&1 || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CJK_FONT_PACKAGE) >/dev/null; }; } || \
+	  { echo "error: could not install $(CJK_FONT_PACKAGE) with apt-get (see its message above)." >&2; exit 1; }; \
+	else \
+	  echo "warning: no CJK font, so the charts cannot draw Chinese; install one: sudo apt-get install $(CJK_FONT_PACKAGE) (or fonts-noto-cjk)." >&2; \
+	fi
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || \
