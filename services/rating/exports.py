@@ -109,7 +109,13 @@ def write_assessment_xlsx(out, assessment: Mapping, cases: Iterable[Mapping] = (
     """Write the workbook to `out` (a path or a binary file object); return the number of
     ledger rows written. `categories` (the by=category rows, each with `category` and the
     unit figures) defaults to `assessment["categories"]`; `cases` may be a generator, read
-    once. `max_rows` is Excel's limit, smaller only in tests."""
+    once. `max_rows` is Excel's limit, smaller only in tests.
+
+    The rows stream, the finished file does not: XlsxWriter zips it into `out` at the end,
+    so a large ledger (75 bytes a case zipped in the tests, more with real texts) belongs in a
+    file, not in a BytesIO. Writing is
+    CPU-bound (about 5,000 cases a second), so under eventlet it belongs in a real thread
+    (eventlet.tpool) or a process, not in a worker greenthread."""
     if max_rows < 2:
         raise ValueError("max_rows must leave room for a header and a row")
     workbook = xlsxwriter.Workbook(out, {
@@ -163,8 +169,8 @@ def _write_summary(sheet, assessment, formats) -> int:
     facts = (
         ("考核周期", str(period)),
         ("统计口径", BASES.get(assessment.get("basis"), str(assessment.get("basis", "")))),
-        ("起", _text(assessment.get("from"))),
-        ("止", _text(assessment.get("to"))),
+        ("起", _text(_instant(assessment.get("from")))),
+        ("止", _text(_instant(assessment.get("to")))),
         ("版本", _text(assessment.get("version"))),
         ("状态", "已发布(冻结)" if assessment.get("frozen") else "未发布(可能变化)"),
     )
@@ -358,6 +364,16 @@ def _fit(text: str) -> str:
         return text
     note = f"…(已截断,全文 {len(text)} 字,见系统)"
     return text[:EXCEL_MAX_CELL_CHARS - len(note)] + note
+
+
+def _instant(value):
+    """An ISO instant from the API shown as the local time it is, anything else as it is."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _text(value) -> str:
