@@ -113,9 +113,9 @@ def write_assessment_xlsx(out, assessment: Mapping, cases: Iterable[Mapping] = (
 
     The rows stream, the finished file does not: XlsxWriter zips it into `out` at the end,
     so a large ledger (75 bytes a case zipped in the tests, more with real texts) belongs in a
-    file, not in a BytesIO. Writing is
-    CPU-bound (about 5,000 cases a second), so under eventlet it belongs in a real thread
-    (eventlet.tpool) or a process, not in a worker greenthread."""
+    file, not in a BytesIO. Writing is CPU-bound (about 5,000 cases a second), so under
+    eventlet it belongs in a real thread (eventlet.tpool) or a process, not in a worker
+    greenthread."""
     if max_rows < 2:
         raise ValueError("max_rows must leave room for a header and a row")
     workbook = xlsxwriter.Workbook(out, {
