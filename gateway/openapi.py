@@ -258,7 +258,7 @@ FILING_EXAMPLE = {"category": "logistics", "content": "学生公寓3号楼热水
 EXAMPLES = {
     ("post", "/api/v1/complaints"): dict(FILING_EXAMPLE, pledge=True),
     ("post", "/api/v1/complaints/{complaint_id}/rating"):
-        {"level": "satisfied", "comment": "维修及时,谢谢"},
+        {"level": "satisfied", "contacted": True, "solved": True, "comment": "维修及时,谢谢"},
     ("post", "/api/v1/staff/cases/{complaint_id}/communications"):
         {"kind": "phone", "at": "2026-11-24T10:30:00+08:00", "with_whom": "张三",
          "summary": "电话告知已安排维修,明天上午到场"},

@@ -159,6 +159,10 @@ class RateSchema(_Closed):
     level = fields.String(required=True, validate=validate.OneOf(
         list(RATING_LEVELS), error=RATING_LEVEL_ERROR))
     comment = fields.String(load_default=None, allow_none=True, validate=length(COMMENT_MAX))
+    # 回访 (issue 12): did the unit contact you (是否联系), is it solved (是否解决). Not yet
+    # required of every client: null is "not answered".
+    contacted = fields.Boolean(load_default=None, allow_none=True, truthy={True}, falsy={False})
+    solved = fields.Boolean(load_default=None, allow_none=True, truthy={True}, falsy={False})
 
 
 class ExtensionRequestSchema(_Closed):
@@ -406,6 +410,8 @@ class RatingSchema(Schema):
     level = fields.String()
     level_label = fields.String(allow_none=True)
     comment = fields.String(allow_none=True)
+    contacted = fields.Boolean(allow_none=True)
+    solved = fields.Boolean(allow_none=True)
     rated_at = fields.AwareDateTime()
     decision = fields.String(allow_none=True)
 

@@ -241,6 +241,9 @@ class ComplaintRatedV1(Envelope):
     decision = fields.String(required=True, validate=validate.OneOf(RATING_DECISIONS))
     rater = fields.Nested(Person, required=True)
     comment = fields.String(allow_none=True, load_default=None)
+    # Added within v1 (optional): the 回访's other two answers (None: not answered).
+    contacted = fields.Boolean(allow_none=True, load_default=None)
+    solved = fields.Boolean(allow_none=True, load_default=None)
 
 
 class SupervisorAssignedV1(Envelope):

@@ -21,6 +21,8 @@ class Rating(Base):
     round: Mapped[int] = mapped_column(sa.Integer)        # 0 first reply, 1 after redo, 2 督办
     level: Mapped[str] = mapped_column(sa.String(16))     # satisfied | basically | dissatisfied
     comment: Mapped[str | None] = mapped_column(sa.Text)
+    contacted: Mapped[bool | None] = mapped_column(sa.Boolean)   # 回访: 是否联系 (None: not asked)
+    solved: Mapped[bool | None] = mapped_column(sa.Boolean)      # 回访: 是否解决
     rated_by: Mapped[str] = mapped_column(sa.String(64))
     rated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     decision: Mapped[str | None] = mapped_column(sa.String(16))  # None for a co-complainant

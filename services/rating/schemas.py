@@ -14,6 +14,10 @@ class RateSchema(Schema):
         list(LEVELS), error=words.RATING_LEVEL_ERROR))
     comment = fields.String(load_default=None, allow_none=True,
                             validate=length(words.COMMENT_MAX))
+    # 回访 (issue 12): did the unit contact you (是否联系), is it solved (是否解决). Not yet
+    # required of every client: null is "not answered".
+    contacted = fields.Boolean(load_default=None, allow_none=True, truthy={True}, falsy={False})
+    solved = fields.Boolean(load_default=None, allow_none=True, truthy={True}, falsy={False})
 
 
 class RatingSchema(Schema):
@@ -23,5 +27,7 @@ class RatingSchema(Schema):
     level = fields.String()
     level_label = fields.Function(lambda r: LEVELS.get(r.level))
     comment = fields.String(allow_none=True)
+    contacted = fields.Boolean(allow_none=True)
+    solved = fields.Boolean(allow_none=True)
     rated_at = fields.AwareDateTime()
     decision = fields.String(allow_none=True)

@@ -66,6 +66,7 @@ class RatingService(HealthMixin):
             decision = decide(rating["level"], slot.round) if slot.primary else None
             record = Rating(id=str(uuid.uuid4()), complaint_id=complaint_id, round=slot.round,
                             level=rating["level"], comment=rating["comment"],
+                            contacted=rating["contacted"], solved=rating["solved"],
                             rated_by=rater["id"], rated_at=uow.clock.now(), decision=decision)
             uow.session.add(record)
             unit = slot.unit_id or ""
@@ -73,7 +74,8 @@ class RatingService(HealthMixin):
                 uow.emit("complaint_rated", complaint_id, level=rating["level"],
                          round=slot.round, decision=decision,
                          rater={"id": rater["id"], "name": rater["name"]},
-                         comment=rating["comment"])
+                         comment=rating["comment"], contacted=rating["contacted"],
+                         solved=rating["solved"])
         metrics.RATINGS.labels(rating["level"], unit).inc()  # counted once committed
         if decision in ("order_redo", "supervise"):
             (metrics.REDO if decision == "order_redo" else metrics.SUPERVISED).labels(unit).inc()

@@ -89,3 +89,38 @@ def test_a_merged_duplicates_filer_rates_too_but_does_not_decide(service, db):
 def test_a_bad_level_is_invalid_input(service):
     with pytest.raises(InvalidInput):
         service.rate("c-1", FILER, {"level": "meh"})
+
+
+# ------------------------------------------------------------------ 回访 (issue 12, section 1)
+def test_the_callback_answers_are_kept_and_announced_with_the_level(service, db):
+    service.on_complaint_received(received())
+    service.on_complaint_transitioned(replied())
+
+    rated = service.rate("c-1", FILER, {"level": "basically", "contacted": True,
+                                         "solved": False, "comment": "联系了,但还没修好"})
+
+    assert (rated["level"], rated["contacted"], rated["solved"]) == ("basically", True, False)
+    (event,) = db.events("complaint_rated")
+    assert (event["contacted"], event["solved"]) == (True, False)
+    with db.session() as session:
+        stored = session.execute(select(Rating)).scalar_one()
+    assert (stored.contacted, stored.solved) == (True, False)
+
+
+def test_a_rating_without_the_callback_answers_leaves_them_unanswered(service, db):
+    service.on_complaint_received(received())
+    service.on_complaint_transitioned(replied())
+
+    rated = service.rate("c-1", FILER, {"level": "satisfied"})
+
+    assert (rated["contacted"], rated["solved"]) == (None, None)
+    (event,) = db.events("complaint_rated")
+    assert (event["contacted"], event["solved"]) == (None, None)
+
+
+@pytest.mark.parametrize("answers", [{"contacted": "yes"}, {"solved": 3}, {"contacted": []}])
+def test_a_callback_answer_is_true_false_or_nothing(service, answers):
+    service.on_complaint_received(received())
+    service.on_complaint_transitioned(replied())
+    with pytest.raises(InvalidInput):
+        service.rate("c-1", FILER, dict({"level": "satisfied"}, **answers))
