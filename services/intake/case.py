@@ -240,8 +240,8 @@ class Case:
         self.row.last_rating = event["level"]
         rater = self.actor(Viewer(event["rater"]["id"], event["rater"].get("name"),
                                   ("complainant",)))
-        note = f"评价:{domain.LEVEL_LABELS[event['level']]}" + (
-            f",{event['comment']}" if event["comment"] else "")
+        note = domain.rating_note(event["level"], event["contacted"], event["solved"],
+                                  event["comment"])
         try:
             return self.transition(event["decision"], rater, event["occurred_at"], note=note)
         except Refused as refused:

@@ -82,6 +82,18 @@ def received_line(number: str, channel: str, category: str) -> TimelineLine:
                                     f"类别:{CATEGORIES[category]})", "system")
 
 
+def rating_note(level: str, contacted: bool | None, solved: bool | None,
+                comment: str | None) -> str:
+    """The 回访 as the timeline shows it: "评价:基本满意(已联系,未解决),还要再修一次"."""
+    answers = []
+    if contacted is not None:
+        answers.append("已联系" if contacted else "未联系")
+    if solved is not None:
+        answers.append("已解决" if solved else "未解决")
+    return (f"评价:{LEVEL_LABELS[level]}" + (f"({','.join(answers)})" if answers else "")
+            + (f",{comment}" if comment else ""))
+
+
 def recording_line(url: str) -> TimelineLine:
     return TimelineLine("recording", f"留言录音:{url}", "hotline")
 

@@ -49,3 +49,11 @@ def test_deadline_line_shows_the_grade_and_the_local_due_time():
 
     assert (line.kind, line.actor) == ("deadline_set", "sla")
     assert line.text == "办理时限:日清日结,应于 2026-11-24 17:30 前办结"
+
+
+def test_the_rating_note_shows_the_callback_answers_given():
+    from services.intake.domain import rating_note
+
+    assert rating_note("basically", True, False, "还要再修") == "评价:基本满意(已联系,未解决),还要再修"
+    assert rating_note("satisfied", None, None, None) == "评价:满意"
+    assert rating_note("dissatisfied", False, None, "x") == "评价:不满意(未联系),x"
