@@ -246,6 +246,15 @@ class ComplaintRatedV1(Envelope):
     solved = fields.Boolean(allow_none=True, load_default=None)
 
 
+class RatingExpiredV1(Envelope):
+    """回访 (issue 12): the complainant did not rate the reply within the rating window
+    (config/assessment.yaml rating_window_working_days): the case closes as 未评价 and is not an
+    有效回访."""
+    number = fields.String(allow_none=True, load_default=None)
+    round = fields.Integer(required=True, validate=validate.OneOf(ROUNDS))
+    unit = fields.Nested(Person, allow_none=True, load_default=None)
+
+
 class SupervisorAssignedV1(Envelope):
     """Routing names the supervising leader (分管校领导) of a supervised case's category."""
     number = fields.String(required=True)
@@ -261,6 +270,7 @@ EVENTS: dict[tuple[str, int], type[Envelope]] = {
     ("complaint_transitioned", 1): ComplaintTransitionedV1,
     ("dispatch_requested", 1): DispatchRequestedV1,
     ("complaint_rated", 1): ComplaintRatedV1,
+    ("rating_expired", 1): RatingExpiredV1,
     ("supervisor_assigned", 1): SupervisorAssignedV1,
     ("sla_alert", 1): SlaAlertV1,
     ("extension_requested", 1): ExtensionV1,
@@ -277,6 +287,7 @@ SOURCES = {
     "complaint_transitioned": "intake",
     "dispatch_requested": "intake",
     "complaint_rated": "rating",
+    "rating_expired": "rating",
     "supervisor_assigned": "routing",
     "sla_alert": "sla",
     "extension_requested": "sla",

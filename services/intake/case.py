@@ -17,6 +17,9 @@ from services.intake.lifecycle import Case as Rules, Communication, Refused, Sta
 from services.intake.models import Complaint
 
 
+UNRATED = "unrated"  # last_rating of a case closed as 未评价 (not an 有效回访)
+
+
 class Case:
     def __init__(self, row: Complaint, communications=()):
         """`communications`: the R6 records, or a function that loads them (only the rules
@@ -250,6 +253,17 @@ class Case:
             return self._happened(ev.RatingIgnored(Actor.system("rating"),
                                                    event["occurred_at"], reason=refused.message,
                                                    cause_id=event["event_id"]))
+
+    def rating_expired(self, event: dict):
+        """回访: nobody rated the reply within the window; the case closes as 未评价."""
+        at, cause = event["occurred_at"], event["event_id"]
+        if self.row.status != Status.REPLIED or self.row.round != event["round"]:
+            # Rated meanwhile, or merged: the window's end no longer concerns this case.
+            return self._happened(ev.RatingIgnored(Actor.system("rating"), at,
+                                                   reason="评价期限已过,但该诉求已不在待评价状态",
+                                                   cause_id=cause))
+        self.row.last_rating = UNRATED
+        return self.transition("close", Actor.system("rating"), at, note=domain.UNRATED_NOTE)
 
     def supervisor_assigned(self, event: dict):
         self.row.supervisor_id = event["leader"]["id"]

@@ -82,6 +82,9 @@ def received_line(number: str, channel: str, category: str) -> TimelineLine:
                                     f"类别:{CATEGORIES[category]})", "system")
 
 
+UNRATED_NOTE = "未评价:答复后在评价期限内未评价,按办结处理 (not rated in time)"
+
+
 def rating_note(level: str, contacted: bool | None, solved: bool | None,
                 comment: str | None) -> str:
     """The 回访 as the timeline shows it: "评价:基本满意(已联系,未解决),还要再修一次"."""

@@ -363,6 +363,7 @@ PROJECTIONS = {
     "extension_requested": Case.extension_noted,
     "extension_decided": Case.extension_noted,
     "complaint_rated": Case.rated,
+    "rating_expired": Case.rating_expired,
     "supervisor_assigned": Case.supervisor_assigned,
 }
 

@@ -234,6 +234,10 @@ class IntakeService(HealthMixin):
     def on_complaint_rated(self, event, uow):
         handlers.project(uow, event, self.env)
 
+    @consumes("rating", "rating_expired")
+    def on_rating_expired(self, event, uow):
+        handlers.project(uow, event, self.env)
+
     @consumes("routing", "supervisor_assigned")
     def on_supervisor_assigned(self, event, uow):
         handlers.project(uow, event, self.env)

@@ -41,6 +41,9 @@ class RatingSlot(Base):
     category: Mapped[str] = mapped_column(sa.String(32))
     open: Mapped[bool] = mapped_column(sa.Boolean)
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The end of the rating window (working days after the reply): an open slot past it closes
+    # the case as 未评价. None: not opened by a reply yet.
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
 
 
 metadata = Base.metadata

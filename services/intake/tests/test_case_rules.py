@@ -38,3 +38,33 @@ def test_an_overdue_alert_after_the_reply_does_not_make_the_case_overdue(service
     service.on_sla_alert(alert_event(service, case_id, "overdue"))
 
     assert case(service, case_id)["sla_state"] == "normal"
+
+
+def _expired(service, case_id, round_=0):
+    from services.common.contracts import build_event
+    return build_event("rating_expired", case_id, service.clock.now(), round=round_,
+                       unit={"id": "logistics", "name": None})
+
+
+def test_a_reply_nobody_rated_in_time_closes_as_unrated(service, db):
+    case_id = replied_case(service)
+    service.clock.advance(days=3)
+
+    service.on_rating_expired(_expired(service, case_id))
+
+    shown = case(service, case_id)
+    assert (shown["status"], shown["last_rating"]) == ("closed", "unrated")
+    event = db.events("complaint_transitioned")[-1]
+    assert (event["action"], event["actor_role"], event["to_status"]) == ("close", "system",
+                                                                          "closed")
+    assert event["note"].startswith("未评价")
+
+
+def test_a_window_end_for_a_case_rated_meanwhile_changes_nothing(service, db):
+    case_id = replied_case(service)
+    service.on_complaint_rated(rated_event(service, case_id, "close", level="satisfied"))
+
+    service.on_rating_expired(_expired(service, case_id))
+
+    assert case(service, case_id)["last_rating"] == "satisfied"
+    assert kinds(service, case_id)[-1] == "rating_ignored"

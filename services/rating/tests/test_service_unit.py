@@ -6,10 +6,12 @@ import pytest
 from nameko.testing.services import worker_factory
 from sqlalchemy import func, select
 
+from services.common.calendar import WorkingCalendar
 from services.common.clock import ManualClock
 from services.common.contracts import build_event
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.testing import InMemoryDatabase
+from services.rating.assessment import load_rules
 from services.rating.models import Rating, metadata
 from services.rating.service import RatingService
 
@@ -25,7 +27,9 @@ def db():
 
 @pytest.fixture
 def service(db):
-    return worker_factory(RatingService, db=db)
+    # The school's rules (a 3-working-day rating window) and a calendar of weekdays
+    # 08:30–17:30 in Shanghai.
+    return worker_factory(RatingService, db=db, rules=load_rules(), calendar=WorkingCalendar())
 
 
 def received():
@@ -124,3 +128,41 @@ def test_a_callback_answer_is_true_false_or_nothing(service, answers):
     service.on_complaint_transitioned(replied())
     with pytest.raises(InvalidInput):
         service.rate("c-1", FILER, dict({"level": "satisfied"}, **answers))
+
+
+# ------------------------------------------------------------------ 未评价: the rating window
+def test_a_reply_nobody_rates_in_three_working_days_closes_as_unrated(service, db):
+    # replied Tuesday 10:00 in Shanghai (NOW)
+    service.on_complaint_received(received())
+    service.on_complaint_transitioned(replied())
+
+    db.clock.set(datetime(2026, 11, 26, 9, 29, tzinfo=timezone.utc))  # Thursday 17:29
+    assert service.expire_batch() == 0
+    db.clock.set(datetime(2026, 11, 26, 9, 31, tzinfo=timezone.utc))  # Thursday 17:31
+    assert service.expire_batch() == 1
+
+    (event,) = db.events("rating_expired")
+    assert (event["complaint_id"], event["round"], event["unit"]["id"]) == ("c-1", 0, "logistics")
+    assert service.expire_batch() == 0          # once
+    with pytest.raises(Conflict):               # and no rating after it
+        service.rate("c-1", FILER, {"level": "satisfied"})
+
+
+def test_a_rated_reply_does_not_expire(service, db):
+    service.on_complaint_received(received())
+    service.on_complaint_transitioned(replied())
+    service.rate("c-1", FILER, {"level": "satisfied"})
+
+    db.clock.set(datetime(2026, 12, 31, tzinfo=timezone.utc))
+    assert service.expire_batch() == 0
+    assert db.events("rating_expired") == []
+
+
+def test_the_window_closes_for_the_merged_duplicates_filers_too(service, db):
+    service.on_complaint_received(received())
+    service.on_complaint_transitioned(replied(complainants=(FILER, CO_FILER)))
+
+    db.clock.set(datetime(2026, 12, 31, tzinfo=timezone.utc))
+    assert service.expire_batch() == 1
+    with pytest.raises(Conflict):
+        service.rate("c-1", CO_FILER, {"level": "satisfied"})
