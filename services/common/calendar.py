@@ -51,6 +51,8 @@ from typing import Any, Callable, Iterable, Mapping
 
 import yaml
 
+from services.common.config_files import read_yaml
+
 
 def parse_hhmm(value: str) -> time:
     hours, minutes = value.split(":")
@@ -435,14 +437,8 @@ _NoTimestampLoader.yaml_implicit_resolvers = {
 def load_calendar_data(path: str | Path = DEFAULT_CALENDAR_FILE,
                        use_package: bool = True) -> CalendarData:
     """Read config/calendar.yaml and merge it with the package's data (module doc)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            raw = yaml.load(handle, Loader=_NoTimestampLoader)  # a SafeLoader subclass
-    except OSError as exc:
-        raise CalendarConfigError(f"cannot read the working calendar {path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise CalendarConfigError(f"the working calendar {path} is not valid YAML: {exc}") \
-            from exc
+    raw = read_yaml(path, "the working calendar", CalendarConfigError,
+                    loader=_NoTimestampLoader)
     return calendar_data_from_dict(raw or {}, use_package=use_package, source=str(path))
 
 

@@ -35,7 +35,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from services.common.config_files import read_yaml
+
 
 KINDS = ("unlawful", "legal_channel")  # also the priority: an unlawful request is refused first
 
@@ -159,15 +160,7 @@ class ScreeningRules:
     # ------------------------------------------------------------------ loading
     @classmethod
     def load(cls, path: str | Path) -> "ScreeningRules":
-        try:
-            with open(path, encoding="utf-8") as handle:
-                raw = yaml.safe_load(handle)
-        except OSError as exc:
-            raise ScreeningConfigError(f"cannot read screening rules {path}: {exc}") from exc
-        except yaml.YAMLError as exc:
-            raise ScreeningConfigError(f"screening rules {path} are not valid YAML: {exc}") \
-                from exc
-        return cls.from_dict(raw)
+        return cls.from_dict(read_yaml(path, "the screening rules", ScreeningConfigError))
 
     @classmethod
     def from_dict(cls, raw) -> "ScreeningRules":

@@ -38,6 +38,7 @@ reported by their type only, without their cause (whose text names the URL).
 """
 from __future__ import annotations
 
+import abc
 import base64
 import collections
 import hashlib
@@ -183,7 +184,7 @@ class Pacer:
 
 
 # ------------------------------------------------------------------------------ the robots
-class _Robot:
+class _Robot(abc.ABC):
     """What both robots share: the post loop with its pacing and resume, HTTP, the answer."""
     name = "workgroup"
     kind = ""
@@ -205,8 +206,9 @@ class _Robot:
         return f"{type(self).__name__}({urlsplit(self._url).netloc!r})"
 
     # -- what is posted ----------------------------------------------------------------------
+    @abc.abstractmethod
     def messages(self, markdown: str, charts=(), title: str | None = None) -> list[dict]:
-        raise NotImplementedError
+        """The robot's request bodies for one summary (each robot has its own format)."""
 
     def send(self, notification) -> Posted:
         """The channel-sender interface (senders.py): a notification's text is the summary."""

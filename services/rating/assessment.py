@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 
+from services.common.config_files import read_yaml
 from services.common.contracts import RATING_LEVELS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -144,15 +144,8 @@ def rules_from_dict(raw: Any, source: str = "<dict>") -> AssessmentRules:
 
 def load_rules(path: str | Path = DEFAULT_RULES_FILE) -> AssessmentRules:
     """Read config/assessment.yaml; a bad file is refused with a message naming the key."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            raw = yaml.safe_load(handle)
-    except OSError as exc:
-        raise AssessmentConfigError(f"cannot read the assessment rules {path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise AssessmentConfigError(f"the assessment rules {path} are not valid YAML: {exc}") \
-            from exc
-    return rules_from_dict(raw, source=str(path))
+    return rules_from_dict(read_yaml(path, "the assessment rules", AssessmentConfigError),
+                           source=str(path))
 
 
 # ====================================================================== periods
