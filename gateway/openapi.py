@@ -20,7 +20,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields, validate
 
-from gateway import schemas
+from gateway import office_analysis, office_figures, office_summaries, schemas
 from services.common.contracts import CATEGORIES
 
 # ------------------------------------------------------------------ error shapes
@@ -310,6 +310,13 @@ PATH_PARAMETERS = ("complaint_id", "unit_id", "sha256", "extension_id", "milesto
                    "request_id", "fmt", "call_id")
 QUERIES = {("get", "/api/v1/staff/cases"): schemas.CaseListQuerySchema,
            ("get", "/api/v1/staff/hotline/calls"): schemas.CallListQuerySchema}
+# The office's routes (issue 12) list their operations beside their handlers.
+for _office in (office_figures, office_summaries, office_analysis):
+    OPERATIONS += _office.OPERATIONS
+    RESPONSE_SCHEMAS.update(_office.RESPONSE_SCHEMAS)
+    EXAMPLES.update(_office.EXAMPLES)
+    QUERIES.update(_office.QUERIES)
+    PATH_PARAMETERS += _office.PATH_PARAMETERS
 OPEN311_QUERY = {
     "service_request_id": "comma-separated ids", "service_code": "a category code",
     "start_date": "ISO 8601 (default: 90 days ago)", "end_date": "ISO 8601 (default: now)",

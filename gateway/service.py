@@ -11,6 +11,9 @@ import eventlet
 from werkzeug.wrappers import Response
 
 from gateway import hotline, open311, pledges, schemas, wechat
+from gateway.office_analysis import AnalysisRoutes
+from gateway.office_figures import FiguresRoutes
+from gateway.office_summaries import SummaryRoutes
 from gateway.attachments import AttachmentNotFound, AttachmentRejected, AttachmentStore
 from gateway.auth import principal_for, public_key_from
 from gateway.http import (EVERY_METHOD, HttpError, api, filing_key, json_response, read_json,
@@ -68,7 +71,7 @@ def _valid(schema, body: dict) -> dict:
     return body
 
 
-class GatewayService:
+class GatewayService(FiguresRoutes, SummaryRoutes, AnalysisRoutes):
     name = "gateway"
 
     intake = rpc_proxy("intake")

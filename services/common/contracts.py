@@ -244,6 +244,12 @@ class ComplaintRatedV1(Envelope):
     # Added within v1 (optional): the 回访's other two answers (None: not answered).
     contacted = fields.Boolean(allow_none=True, load_default=None)
     solved = fields.Boolean(allow_none=True, load_default=None)
+    # Added within v1 (optional): how the 回访 was made. "callback": the office called the
+    # complainant and recorded their answers (called_by: who called); the rater is still the
+    # complainant whose answers they are.
+    via = fields.String(load_default="complainant",
+                        validate=validate.OneOf(["complainant", "callback"]))
+    called_by = fields.Nested(Person, allow_none=True, load_default=None)
 
 
 class RatingExpiredV1(Envelope):
@@ -262,6 +268,32 @@ class SupervisorAssignedV1(Envelope):
     leader = fields.Nested(Person, required=True)
 
 
+class ExclusionV1(Envelope):
+    """考核剔除 (issue 12): a unit asks that a case be left out of its assessment figures
+    (exclusion_requested), the office approves or refuses (exclusion_decided)."""
+    number = fields.String(allow_none=True, load_default=None)
+    exclusion_id = fields.String(required=True)
+    unit = fields.Nested(Person, required=True)
+    status = fields.String(required=True,
+                           validate=validate.OneOf(["requested", "approved", "refused"]))
+    reason = fields.String(required=True)
+    evidence = fields.List(fields.String(), load_default=list)   # attachment sha256s
+    requested_by = fields.Nested(Person, required=True)
+    decided_by = fields.Nested(Person, allow_none=True, load_default=None)
+    note = fields.String(allow_none=True, load_default=None)
+
+
+class CampaignCaseV1(Envelope):
+    """专项治理 (issue 12): the office attached a case to a campaign
+    (campaign_case_attached) or took it out (campaign_case_detached); the case's timeline
+    shows it."""
+    number = fields.String(allow_none=True, load_default=None)
+    campaign_id = fields.String(required=True)
+    campaign_name = fields.String(required=True)
+    by = fields.Nested(Person, required=True)
+    note = fields.String(allow_none=True, load_default=None)
+
+
 # (event_type, version) -> schema. The one registry of the bus.
 EVENTS: dict[tuple[str, int], type[Envelope]] = {
     ("complaint_received", 1): ComplaintReceivedV1,
@@ -277,6 +309,10 @@ EVENTS: dict[tuple[str, int], type[Envelope]] = {
     ("extension_decided", 1): ExtensionV1,
     ("timetable_set", 1): TimetableSetV1,
     ("milestone_updated", 1): MilestoneUpdatedV1,
+    ("exclusion_requested", 1): ExclusionV1,
+    ("exclusion_decided", 1): ExclusionV1,
+    ("campaign_case_attached", 1): CampaignCaseV1,
+    ("campaign_case_detached", 1): CampaignCaseV1,
 }
 
 # Which service publishes which event type (the nameko exchange is `<source>.events`).
@@ -294,6 +330,10 @@ SOURCES = {
     "extension_decided": "sla",
     "timetable_set": "sla",
     "milestone_updated": "sla",
+    "exclusion_requested": "rating",
+    "exclusion_decided": "rating",
+    "campaign_case_attached": "rating",
+    "campaign_case_detached": "rating",
 }
 
 

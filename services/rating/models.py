@@ -47,3 +47,6 @@ class RatingSlot(Base):
 
 
 metadata = Base.metadata
+
+# The office's tables (issue 12) live beside their code; importing them registers them here.
+from services.rating import analysis_models, figures_models, summaries_models  # noqa: E402,F401

@@ -15,10 +15,13 @@ from services.common.health import HealthMixin
 from services.common.logs import LogContext, bind_complaint
 from services.common.calendar import calendar_for
 from services.common.providers import Built, consumes
+from services.rating.analysis_entrypoints import AnalysisEntrypoints
 from services.rating.assessment import load_rules
 from services.rating.domain import decide
+from services.rating.figures_entrypoints import FiguresEntrypoints
 from services.rating.models import Rating, RatingSlot
 from services.rating.schemas import RateSchema, RatingSchema
+from services.rating.summaries_entrypoints import SummariesEntrypoints
 
 
 # How often each replica looks for rating windows that ended (the claim decides who closes
@@ -27,7 +30,8 @@ EXPIRY_POLL_SECONDS = 30
 EXPIRY_BATCH = 100
 
 
-class RatingService(HealthMixin):
+class RatingService(FiguresEntrypoints, SummariesEntrypoints, AnalysisEntrypoints,
+                    HealthMixin):
     name = "rating"
 
     db = Database("rating")

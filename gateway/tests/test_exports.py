@@ -11,7 +11,7 @@ import pytest
 
 from services.common.access import ANONYMOUS_LABEL
 from services.common.privacy import mask_phones
-from services.rating.exports import (
+from gateway.exports import (
     CATEGORY_COLUMNS, LEDGER_COLUMNS, UNIT_COLUMNS, UNRANKED, write_assessment_xlsx)
 
 SHANGHAI = timezone(timedelta(hours=8))
