@@ -176,7 +176,8 @@ OPERATIONS = [
     ("get", "/api/v1/complaints/{complaint_id}", "A complaint, its state, deadline and timeline",
      None, (200, schemas.ComplaintSchema, False), ["complainant"]),
     ("post", "/api/v1/complaints/{complaint_id}/rating",
-     "Rate the reply: satisfied / basically / dissatisfied (R9)", schemas.RateSchema,
+     "The 回访: rate the reply satisfied / basically / dissatisfied, and say whether the "
+     "unit contacted you and whether it is solved (R9)", schemas.RateSchema,
      (201, schemas.RatingSchema, False), ["complainant"]),
     ("post", "/api/v1/complaints/{complaint_id}/attachments",
      "Attach a photo or voice message (raw body; type read from the bytes)", "binary",
@@ -197,6 +198,10 @@ OPERATIONS = [
     *[("post", ACTION_PREFIX + action, f"{summary} (409 if the case's state refuses it)",
        ACTION_BODIES[action], (200, schemas.ComplaintSchema, False), ["staff", "actions"])
       for action, summary in ACTIONS.items()],
+    ("post", "/api/v1/staff/cases/{complaint_id}/callback",
+     "Record the office's phone 回访 for a complainant who did not rate: their three answers "
+     "and comment, by who called (office; 409 unless the case awaits its rating)",
+     schemas.CallbackSchema, (201, schemas.RatingSchema, False), ["staff"]),
     ("get", "/api/v1/staff/cases/{complaint_id}/deadlines",
      "The case's targets (签收, 办结 per round), their state and extensions", None,
      (200, schemas.DeadlineSchema, True), ["staff"]),
@@ -259,6 +264,9 @@ EXAMPLES = {
     ("post", "/api/v1/complaints"): dict(FILING_EXAMPLE, pledge=True),
     ("post", "/api/v1/complaints/{complaint_id}/rating"):
         {"level": "satisfied", "contacted": True, "solved": True, "comment": "维修及时,谢谢"},
+    ("post", "/api/v1/staff/cases/{complaint_id}/callback"):
+        {"level": "basically", "contacted": True, "solved": False,
+         "comment": "电话回访:已联系,配件未到,暂未修好", "called_at": "2026-11-26T15:00:00+08:00"},
     ("post", "/api/v1/staff/cases/{complaint_id}/communications"):
         {"kind": "phone", "at": "2026-11-24T10:30:00+08:00", "with_whom": "张三",
          "summary": "电话告知已安排维修,明天上午到场"},

@@ -15,7 +15,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from gateway.pledges import PROMISE
 from services.common.contracts import CATEGORIES, CHANNELS, GRADES, RATING_LEVELS, Status
 from services.common.cti import CallEventSchema  # noqa: F401 (the webhook's public body)
-from services.common.fields import Moment
+from services.common.fields import Answer, Moment
 from services.common.vocabulary import (
     ATTACHMENT_KINDS, CALL_LIST_LIMIT, CASE_ID_MAX, CASE_LIST_LIMIT, CASE_SORTS, CASE_VIEWS,
     CATEGORY_ERROR, COMMENT_MAX, COMMUNICATION_KINDS, CONTENT, EXTENSION_REASON, INSTRUCTION,
@@ -159,10 +159,14 @@ class RateSchema(_Closed):
     level = fields.String(required=True, validate=validate.OneOf(
         list(RATING_LEVELS), error=RATING_LEVEL_ERROR))
     comment = fields.String(load_default=None, allow_none=True, validate=length(COMMENT_MAX))
-    # 回访 (issue 12): did the unit contact you (是否联系), is it solved (是否解决). Not yet
-    # required of every client: null is "not answered".
-    contacted = fields.Boolean(load_default=None, allow_none=True, truthy={True}, falsy={False})
-    solved = fields.Boolean(load_default=None, allow_none=True, truthy={True}, falsy={False})
+    # 回访 (issue 12): did the unit contact you (是否联系), is it solved (是否解决).
+    contacted = Answer(required=True)
+    solved = Answer(required=True)
+
+
+class CallbackSchema(RateSchema):
+    """The office's phone 回访: the complainant's answers, and when they were called."""
+    called_at = Moment(load_default=None, allow_none=True)
 
 
 class ExtensionRequestSchema(_Closed):
@@ -414,6 +418,9 @@ class RatingSchema(Schema):
     solved = fields.Boolean(allow_none=True)
     rated_at = fields.AwareDateTime()
     decision = fields.String(allow_none=True)
+    via = fields.String()   # complainant | callback (the office's phone 回访)
+    called_by = fields.String(allow_none=True)
+    called_at = fields.AwareDateTime(allow_none=True)
 
 
 class MilestoneStatusSchema(Schema):

@@ -226,6 +226,17 @@ class GatewayService(FiguresRoutes, SummaryRoutes, AnalysisRoutes):
                       self._json(request) if request.content_length else {})
         return json_response(self.intake.act(complaint_id, action, principal.as_rpc(), body))
 
+    @http("POST", "/api/v1/staff/cases/<string:complaint_id>/callback")
+    @api
+    def staff_callback(self, request, complaint_id):
+        """The office's phone 回访 for a complainant who did not rate: their answers, recorded
+        by who called (rating answers 404 to anyone but the office, 409 unless the case
+        awaits its rating)."""
+        principal = self._staff(request)
+        body = _valid(schemas.CallbackSchema, self._json(request))
+        return json_response(self.rating.record_callback(complaint_id, principal.as_rpc(),
+                                                         body), 201)
+
     @http("GET", "/api/v1/staff/cases/<string:complaint_id>/deadlines")
     @api
     def staff_deadlines(self, request, complaint_id):

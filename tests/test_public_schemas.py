@@ -32,6 +32,7 @@ REQUESTS = [
     (public.AttachmentSchema, intake.AttachmentSchema),
     *[(public.ACTION_SCHEMAS[action], schema) for action, schema in intake.ACTION_SCHEMAS.items()],
     (public.RateSchema, rating.RateSchema),
+    (public.CallbackSchema, rating.CallbackSchema),
     (public.ExtensionRequestSchema, sla.ExtensionRequestSchema),
     (public.ExtensionDecisionSchema, sla.ExtensionDecisionSchema),
     (public.MilestoneSchema, sla.MilestoneSchema),

@@ -48,13 +48,13 @@ class FakeService:
 @pytest.fixture
 def gateway(container_factory, web_config, tmp_path):
     """Starts the gateway with the given fakes; gives (base URL, fake intake, fake sla)."""
-    def start(intake=None, sla=None):
+    def start(intake=None, sla=None, rating=None):
         settings = Settings(jwt_secret=SECRET, log_json=False,
                             attachments_dir=str(tmp_path / "attachments"))
         container = container_factory(GatewayService, nameko_config(
             settings, WEB_SERVER_ADDRESS=web_config["WEB_SERVER_ADDRESS"]))
         intake, sla = intake or FakeService(), sla or FakeService()
-        replace_dependencies(container, intake=intake, sla=sla, rating=FakeService())
+        replace_dependencies(container, intake=intake, sla=sla, rating=rating or FakeService())
         container.start()
         return f"http://{web_config['WEB_SERVER_ADDRESS']}", intake, sla
     return start
@@ -173,3 +173,73 @@ def test_deadlines_are_sla_s_answer_to_the_viewer(gateway):
     assert answer.status_code == 200 and answer.json() == []
     assert sla.calls == [("get_deadlines", (CASE_ID, HANDLER), {})]
     assert intake.calls == []
+
+
+# ------------------------------------------------------------------ 回访 (issue 12, section 1)
+OFFICE = {"id": "u-office-1", "name": "李晓梅", "roles": ["office"], "unit": "office",
+          "college": None}
+ANSWERS = {"level": "basically", "contacted": True, "solved": False, "comment": "还没修好"}
+
+
+def test_a_rating_passes_the_three_answers_to_rating(gateway):
+    rating = FakeService(rate={"id": "r-1", "decision": "close"})
+    url, _, _ = gateway(rating=rating)
+    answer = requests.post(f"{url}/api/v1/complaints/{CASE_ID}/rating", json=ANSWERS,
+                           headers=bearer(STUDENT))
+    assert answer.status_code == 201
+    assert rating.calls == [("rate", (CASE_ID, STUDENT, ANSWERS), {})]
+
+
+@pytest.mark.parametrize("body", [
+    {"level": "satisfied"}, {"level": "satisfied", "contacted": True},
+    {"level": "satisfied", "contacted": 1, "solved": True},
+    {"level": "satisfied", "contacted": True, "solved": None},
+    {"level": "satisfied", "contacted": "true", "solved": True}])
+def test_a_rating_without_both_yes_no_answers_never_reaches_rating(gateway, body):
+    rating = FakeService()
+    url, _, _ = gateway(rating=rating)
+    answer = requests.post(f"{url}/api/v1/complaints/{CASE_ID}/rating", json=body,
+                           headers=bearer(STUDENT))
+    error_of(answer, 400, "invalid_input")
+    assert rating.calls == []
+
+
+def test_the_office_records_a_phone_callback_as_who_called(gateway):
+    rating = FakeService(record_callback={"id": "r-1", "via": "callback"})
+    url, _, _ = gateway(rating=rating)
+    body = dict(ANSWERS, called_at="2026-11-26T15:00:00+08:00")
+    answer = requests.post(f"{url}/api/v1/staff/cases/{CASE_ID}/callback", json=body,
+                           headers=bearer(OFFICE))
+    assert answer.status_code == 201 and answer.json()["via"] == "callback"
+    assert rating.calls == [("record_callback", (CASE_ID, OFFICE, body), {})]
+
+
+def test_a_complainant_does_not_learn_that_the_callback_route_exists(gateway):
+    rating = FakeService()
+    url, _, _ = gateway(rating=rating)
+    answer = requests.post(f"{url}/api/v1/staff/cases/{CASE_ID}/callback", json=ANSWERS,
+                           headers=bearer(STUDENT))
+    error_of(answer, 404, "not_found")
+    assert rating.calls == []
+
+
+@pytest.mark.parametrize("refusal, status, code", [
+    (NotFound(f"complaint {CASE_ID} not found"), 404, "not_found"),   # not the office
+    (Conflict({"code": "not_open_for_rating", "message": "该诉求当前不在待评价状态"}), 409,
+     "not_open_for_rating")])
+def test_rating_s_refusals_of_a_callback_become_the_one_error_shape(gateway, refusal, status,
+                                                                     code):
+    url, _, _ = gateway(rating=FakeService(record_callback=refusal))
+    answer = requests.post(f"{url}/api/v1/staff/cases/{CASE_ID}/callback", json=ANSWERS,
+                           headers=bearer(HANDLER))
+    error_of(answer, status, code)
+
+
+def test_a_callback_body_is_checked_before_rating_is_asked(gateway):
+    rating = FakeService()
+    url, _, _ = gateway(rating=rating)
+    answer = requests.post(f"{url}/api/v1/staff/cases/{CASE_ID}/callback",
+                           json=dict(ANSWERS, called_at="yesterday", by="someone"),
+                           headers=bearer(OFFICE))
+    assert set(error_of(answer, 400, "invalid_input")["fields"]) == {"called_at", "by"}
+    assert rating.calls == []

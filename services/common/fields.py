@@ -42,3 +42,17 @@ class Moment(fields.AwareDateTime):
         if not EARLIEST <= moment < LATEST:
             raise self.make_error("range")
         return moment
+
+
+class Answer(fields.Boolean):
+    """A yes/no answer a person gave (the 回访's 是否联系, 是否解决): JSON true or false and
+    nothing else. marshmallow's Boolean takes 1, 0 and 1.0 for them even with truthy={True}
+    (1 == True in a set), and a client sending 1 meant something we cannot be sure of."""
+
+    def __init__(self, **kwargs):
+        super().__init__(truthy={True}, falsy={False}, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value

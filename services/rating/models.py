@@ -26,6 +26,12 @@ class Rating(Base):
     rated_by: Mapped[str] = mapped_column(sa.String(64))
     rated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     decision: Mapped[str | None] = mapped_column(sa.String(16))  # None for a co-complainant
+    # "complainant" (they rated) or "callback" (the office phoned them and recorded their
+    # answers: called_by who called, called_at when).
+    via: Mapped[str] = mapped_column(sa.String(16), default="complainant",
+                                     server_default="complainant")
+    called_by: Mapped[str | None] = mapped_column(sa.String(64))
+    called_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class RatingSlot(Base):

@@ -2,6 +2,7 @@
 from marshmallow import RAISE, Schema, fields, validate
 
 from services.common import vocabulary as words
+from services.common.fields import Answer, Moment
 from services.common.vocabulary import length
 from services.rating.domain import LEVELS
 
@@ -14,10 +15,15 @@ class RateSchema(Schema):
         list(LEVELS), error=words.RATING_LEVEL_ERROR))
     comment = fields.String(load_default=None, allow_none=True,
                             validate=length(words.COMMENT_MAX))
-    # 回访 (issue 12): did the unit contact you (是否联系), is it solved (是否解决). Not yet
-    # required of every client: null is "not answered".
-    contacted = fields.Boolean(load_default=None, allow_none=True, truthy={True}, falsy={False})
-    solved = fields.Boolean(load_default=None, allow_none=True, truthy={True}, falsy={False})
+    # 回访 (issue 12): did the unit contact you (是否联系), is it solved (是否解决).
+    contacted = Answer(required=True)
+    solved = Answer(required=True)
+
+
+class CallbackSchema(RateSchema):
+    """The office's phone 回访: the complainant's answers, and when they were called (now, if
+    not said)."""
+    called_at = Moment(load_default=None, allow_none=True)
 
 
 class RatingSchema(Schema):
@@ -31,3 +37,6 @@ class RatingSchema(Schema):
     solved = fields.Boolean(allow_none=True)
     rated_at = fields.AwareDateTime()
     decision = fields.String(allow_none=True)
+    via = fields.String()
+    called_by = fields.String(allow_none=True)
+    called_at = fields.AwareDateTime(allow_none=True)

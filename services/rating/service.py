@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from nameko.rpc import rpc
 from nameko.timer import timer
@@ -9,7 +10,7 @@ from sqlalchemy import select
 
 from services.common.contracts import FIRST_ROUND, CallerSchema
 from services.common.db import Database
-from services.common.errors import Conflict, InvalidInput, NotFound, load_input
+from services.common.errors import Conflict, InvalidInput, NotFound, load_input, load_viewer
 from services.common import metrics
 from services.common.health import HealthMixin
 from services.common.logs import LogContext, bind_complaint
@@ -20,7 +21,7 @@ from services.rating.assessment import load_rules
 from services.rating.domain import decide
 from services.rating.figures_entrypoints import FiguresEntrypoints
 from services.rating.models import Rating, RatingSlot
-from services.rating.schemas import RateSchema, RatingSchema
+from services.rating.schemas import CallbackSchema, RateSchema, RatingSchema
 from services.rating.summaries_entrypoints import SummariesEntrypoints
 
 
@@ -28,6 +29,8 @@ from services.rating.summaries_entrypoints import SummariesEntrypoints
 # which: FOR UPDATE SKIP LOCKED), and how many it closes per transaction.
 EXPIRY_POLL_SECONDS = 30
 EXPIRY_BATCH = 100
+# The office dates a phone 回访 from its own clock: allow it to run a little ahead of ours.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class RatingService(FiguresEntrypoints, SummariesEntrypoints, AnalysisEntrypoints,
@@ -87,38 +90,68 @@ class RatingService(FiguresEntrypoints, SummariesEntrypoints, AnalysisEntrypoint
 
     @rpc(expected_exceptions=(InvalidInput, NotFound, Conflict))
     def rate(self, complaint_id, rater, rating):
-        """The complainant rates the reply: 满意 / 基本满意 / 不满意 with a comment. Only who
-        filed the case may (anyone else: NotFound); only once per reply (Conflict)."""
+        """The complainant's 回访: 满意 / 基本满意 / 不满意, whether the unit contacted them and
+        whether it is solved, with a comment. Only who filed the case may (anyone else:
+        NotFound); only once per reply (Conflict)."""
         rating = load_input(RateSchema(), rating)
         rater = load_input(CallerSchema(), rater)
         bind_complaint(complaint_id)
+        return self._record(complaint_id, rating, RatingSlot.complainant_id == rater["id"],
+                            lambda slot: {"id": rater["id"], "name": rater["name"]})
+
+    @rpc(expected_exceptions=(InvalidInput, NotFound, Conflict))
+    def record_callback(self, complaint_id, caller, callback):
+        """The office's phone 回访 for a complainant who did not rate: their answers, recorded
+        for the case's (first) complainant by who called, under the same rules as their own
+        rating (once per reply; the level decides). Only the office (anyone else: NotFound)."""
+        viewer = load_viewer(caller)
+        if not viewer.has("office"):
+            raise NotFound(f"complaint {complaint_id} not found")
+        callback = load_input(CallbackSchema(), callback)
+        bind_complaint(complaint_id)
+        now = self.db.clock.now()
+        called_at = callback["called_at"] or now
+        if called_at > now + CLOCK_SKEW:
+            raise InvalidInput({"called_at": ["回访时间不能是未来的时间 "
+                                              "(a callback cannot be dated in the future)"]})
+        return self._record(complaint_id, callback, RatingSlot.primary.is_(True),
+                            lambda slot: {"id": slot.complainant_id, "name": None},
+                            called_by={"id": viewer.id, "name": viewer.name},
+                            called_at=called_at)
+
+    def _record(self, complaint_id, answers, whose, rater_of, called_by=None, called_at=None):
+        """Record a 回访 on the newest slot `whose` selects: Conflict unless it is open (not
+        replied yet, rated already, or closed as 未评价); the primary complainant's decides."""
         with self.db.unit_of_work() as uow:
-            slots = uow.session.execute(select(RatingSlot).where(
-                RatingSlot.complaint_id == complaint_id,
-                RatingSlot.complainant_id == rater["id"]).order_by(RatingSlot.round.desc())
-                .with_for_update()).scalars().all()
-            if not slots:
+            slot = uow.session.execute(select(RatingSlot).where(
+                RatingSlot.complaint_id == complaint_id, whose)
+                .order_by(RatingSlot.round.desc()).limit(1).with_for_update()).scalar()
+            if slot is None:
                 raise NotFound(f"complaint {complaint_id} not found")
-            slot = slots[0]
             if not slot.open:
                 raise Conflict({"code": "not_open_for_rating",
                                 "message": "该诉求当前不在待评价状态(已评价或尚未答复)"})
+            if called_at is not None and called_at < slot.opened_at:
+                raise InvalidInput({"called_at": ["回访时间不能早于答复时间 "
+                                                  "(a callback cannot be dated before the reply)"]})
             slot.open = False
-            decision = decide(rating["level"], slot.round) if slot.primary else None
+            rater = rater_of(slot)
+            via = "callback" if called_by else "complainant"
+            decision = decide(answers["level"], slot.round) if slot.primary else None
             record = Rating(id=str(uuid.uuid4()), complaint_id=complaint_id, round=slot.round,
-                            level=rating["level"], comment=rating["comment"],
-                            contacted=rating["contacted"], solved=rating["solved"],
-                            rated_by=rater["id"], rated_at=uow.clock.now(), decision=decision)
+                            level=answers["level"], comment=answers["comment"],
+                            contacted=answers["contacted"], solved=answers["solved"],
+                            rated_by=rater["id"], rated_at=uow.clock.now(), decision=decision,
+                            via=via, called_by=called_by and called_by["id"],
+                            called_at=called_at)
             uow.session.add(record)
             unit = slot.unit_id or ""
             if decision is not None:
-                uow.emit("complaint_rated", complaint_id, level=rating["level"],
-                         round=slot.round, decision=decision,
-                         rater={"id": rater["id"], "name": rater["name"]},
-                         comment=rating["comment"], contacted=rating["contacted"],
-                         solved=rating["solved"])
-        metrics.RATINGS.labels(rating["level"], unit).inc()  # counted once committed
+                uow.emit("complaint_rated", complaint_id, level=answers["level"],
+                         round=slot.round, decision=decision, rater=rater,
+                         comment=answers["comment"], contacted=answers["contacted"],
+                         solved=answers["solved"], via=via, called_by=called_by)
+        metrics.RATINGS.labels(answers["level"], unit).inc()  # counted once committed
         if decision in ("order_redo", "supervise"):
             (metrics.REDO if decision == "order_redo" else metrics.SUPERVISED).labels(unit).inc()
         return RatingSchema().dump(record)
-

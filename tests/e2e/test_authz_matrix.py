@@ -120,9 +120,11 @@ ROUTES = [
     Route("supervised case", "GET", "/api/v1/complaints/{case}",
           given(200, "owner", "handler", "head", "office", "leader"), "supervised"),
     Route("rating before the reply", "POST", "/api/v1/complaints/{case}/rating",
-          given(409, "owner"), "assigned", {"level": "satisfied", "comment": "好"}),
+          given(409, "owner"), "assigned",
+          {"level": "satisfied", "contacted": True, "solved": True, "comment": "好"}),
     Route("rating", "POST", "/api/v1/complaints/{case}/rating", given(201, "owner"),
-          "replied", {"level": "satisfied", "comment": "好"}, fresh=("owner",)),
+          "replied", {"level": "satisfied", "contacted": True, "solved": True, "comment": "好"},
+          fresh=("owner",)),
     Route("attach", "POST", "/api/v1/complaints/{case}/attachments",
           given(201, "owner", "handler", "head", "office"), "assigned", raw=JPEG),
     Route("attachment", "GET", "/api/v1/complaints/{case}/attachments/{sha}",
@@ -251,7 +253,8 @@ class World:
     def rate(self, case, level):
         # the rating opens once rating has heard of the reply (an event)
         wait_until(lambda: self.call("owner", "POST", f"/api/v1/complaints/{case}/rating",
-                                     {"level": level, "comment": "评价"}).status_code == 201,
+                                     {"level": level, "contacted": True, "solved": False,
+                                      "comment": "评价"}).status_code == 201,
                    timeout=60, message=f"rating {case}")
 
     # each maker returns the path values of a case in that state

@@ -72,7 +72,8 @@ class Client:
 
     def rate(self, case_id, level, who="student"):
         reply = self.post(who, f"/api/v1/complaints/{case_id}/rating",
-                          {"level": level, "comment": "评价说明"})
+                          {"level": level, "contacted": True, "solved": level != "dissatisfied",
+                           "comment": "评价说明"})
         assert reply.status_code == 201, reply.text
         return reply.json()
 
@@ -112,7 +113,8 @@ def test_a_filed_signed_phoned_replied_rated_satisfied_closed(app):
     assert mine["communications"][0]["kind"] == "phone"
     assert mine["reply_text"] == "已更换热水器,恢复供水"
     # and may not rate twice
-    again = app.post("student", f"/api/v1/complaints/{case_id}/rating", {"level": "satisfied"})
+    again = app.post("student", f"/api/v1/complaints/{case_id}/rating",
+                     {"level": "satisfied", "contacted": True, "solved": True})
     assert again.status_code == 409
     # every action is in the audit trail, for the office only
     audit = app.get("office", f"/api/v1/staff/cases/{case_id}/audit").json()
@@ -263,7 +265,8 @@ def test_every_role_against_every_read_and_action_endpoint(app):
             assert staff == (200 if may else 404), who
             assert own == (200 if may else 404), who
         assert audit == (200 if who == "office" else 404), who
-        rating = app.post(who, f"/api/v1/complaints/{case_id}/rating", {"level": "satisfied"})
+        rating = app.post(who, f"/api/v1/complaints/{case_id}/rating",
+                          {"level": "satisfied", "contacted": True, "solved": True})
         assert rating.status_code == (409 if who == "student" else 404), (who, rating.text)
     for action, actors in ACTORS.items():
         for who in PEOPLE:

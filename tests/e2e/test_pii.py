@@ -106,7 +106,8 @@ def test_no_staff_response_notice_or_log_line_names_or_numbers_the_complainant(
                                  "X-Filename": "photo.jpg"}), timeout=30)
     assert uploaded.status_code == 201, uploaded.text
     app.post("complainant", f"/api/v1/complaints/{case_id}/rating",
-             {"level": "satisfied", "comment": f"修好了,谢谢!有事打{MOBILE}"})
+             {"level": "satisfied", "contacted": True, "solved": True,
+              "comment": f"修好了,谢谢!有事打{MOBILE}"})
     wait_until(lambda: app.get("handler", case.format(case_id)).json()["status"] == "closed",
                timeout=30, message="closed")
 
