@@ -294,6 +294,25 @@ class CampaignCaseV1(Envelope):
     note = fields.String(allow_none=True, load_default=None)
 
 
+class SummaryChartV1(ContractSchema):
+    name = fields.String(required=True)
+    title = fields.String(required=True)
+    png = fields.String(required=True)   # base64 of the PNG (WeCom takes ≤ 2 MB before encoding)
+    md5 = fields.String(required=True, validate=validate.Length(equal=32))
+
+
+class SummaryPublishedV1(Envelope):
+    """周汇总 / 月总结 (issue 12 §3): a summary was made; notify posts its digest and charts to
+    the work group. The envelope's `complaint_id` carries the summary's id (a summary is about
+    no one complaint; the envelope's field is the bus's one subject id), and notify posts each
+    summary id once."""
+    kind = fields.String(required=True, validate=validate.OneOf(["weekly", "monthly"]))
+    period = fields.String(required=True)
+    title = fields.String(required=True)
+    digest = fields.String(required=True)          # markdown, the work-group post
+    charts = fields.List(fields.Nested(SummaryChartV1), load_default=list)
+
+
 # (event_type, version) -> schema. The one registry of the bus.
 EVENTS: dict[tuple[str, int], type[Envelope]] = {
     ("complaint_received", 1): ComplaintReceivedV1,
@@ -313,6 +332,7 @@ EVENTS: dict[tuple[str, int], type[Envelope]] = {
     ("exclusion_decided", 1): ExclusionV1,
     ("campaign_case_attached", 1): CampaignCaseV1,
     ("campaign_case_detached", 1): CampaignCaseV1,
+    ("summary_published", 1): SummaryPublishedV1,
 }
 
 # Which service publishes which event type (the nameko exchange is `<source>.events`).
@@ -334,6 +354,7 @@ SOURCES = {
     "exclusion_decided": "rating",
     "campaign_case_attached": "rating",
     "campaign_case_detached": "rating",
+    "summary_published": "rating",
 }
 
 

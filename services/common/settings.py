@@ -129,6 +129,9 @@ class Settings:
     workgroup_webhook_url: str = ""
     workgroup_webhook_kind: str = "wecom"
     workgroup_webhook_secret: str = ""
+    # Where staff reach the gateway (https://jiesu.example.edu.cn): the work-group post links
+    # the summary's page and xlsx under it; "" = links as paths (/api/v1/staff/summaries/…).
+    public_base_url: str = ""
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9100
     log_level: str = "INFO"
@@ -235,7 +238,7 @@ USED_BY: dict[str, frozenset[str]] = {process: frozenset(names) for process, nam
         "notify_sender", "notify_resend_after_seconds", "wechat_app_id", "wechat_app_secret",
         "wechat_api_base", "wechat_template_id", "wechat_case_link", "sms_base_url",
         "sms_account", "sms_secret", "workgroup_webhook_url", "workgroup_webhook_kind",
-        "workgroup_webhook_secret"),
+        "workgroup_webhook_secret", "public_base_url"),
     "rating": _EVERY_PROCESS + _DATABASE + _CALENDAR,
     "gateway": _EVERY_PROCESS + (
         "gateway_host", "gateway_port", "gateway_max_workers", "gateway_state_url",

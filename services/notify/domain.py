@@ -214,3 +214,22 @@ def timetable_messages(event: dict, contact) -> list[Message]:
         return []
     return [Message("complainant", contact.complainant_id, contact.complainant_name, channel,
                     template, text)]
+
+
+# ------------------------------------------------------------------ the work group (R12)
+WORKGROUP = "workgroup"   # the channel, and the recipient: the office's group chat
+SUMMARY_PATH = "/api/v1/staff/summaries/{id}"
+
+
+def summary_links(summary_id: str, base_url: str) -> dict:
+    """Where the whole summary and its workbook are (the staff API, behind the login)."""
+    page = base_url.rstrip("/") + SUMMARY_PATH.format(id=summary_id)
+    return {"page": page, "xlsx": page + ".xlsx"}
+
+
+def summary_post(event: dict, base_url: str) -> Message:
+    """The work-group post of a summary: its digest, then the links to the page and the xlsx."""
+    links = summary_links(event["complaint_id"], base_url)
+    text = (event["digest"].rstrip("\n")
+            + f"\n\n[查看全文]({links['page']}) · [下载 xlsx]({links['xlsx']})")
+    return Message(WORKGROUP, WORKGROUP, "接诉即办工作群", WORKGROUP, "summary_published", text)

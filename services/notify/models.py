@@ -58,4 +58,17 @@ class CaseContact(Base):
     phone: Mapped[str | None] = mapped_column(sa.String(32))
 
 
+class WorkgroupPost(Base):
+    """A summary (周汇总/月总结) posted to the office's work group: one per summary, whatever
+    how often its event arrives (the key), with the charts that go with the post (a resend
+    posts them too)."""
+    __tablename__ = "workgroup_posts"
+
+    summary_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    notification_id: Mapped[str] = mapped_column(sa.String(36))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    # [{"name", "title", "png" (base64), "md5"}], as summary_published carried them.
+    charts: Mapped[list] = mapped_column(sa.JSON)
+
+
 metadata = Base.metadata

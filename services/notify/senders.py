@@ -6,15 +6,21 @@ Each notification names its channel; `ChannelSenders` hands it to that channel's
   `wechat_app_secret` and `wechat_template_id` are set, else logged;
 - `sms` (hotline callers): the HTTP SMS provider (sms.py) once `sms_base_url` is set, else
   logged;
+- `workgroup` (the summaries, R12): the office's WeCom or DingTalk group robot
+  (workgroup.py) once `workgroup_webhook_url` is set, else logged; the post carries its
+  charts (`notification.charts`, set by the service from the summary's event or its
+  `workgroup_posts` row);
 - anything else (`app`, staff notices, `open311`, which the app polls): the `notify_sender`
   setting's sender, `logging` by default, until the campus app's push service is connected.
 """
 from __future__ import annotations
 
+import base64
 import logging
 
 from services.notify.sms import HttpSmsSender, LoggingSmsSender
 from services.notify.wechat_api import WeChatTemplateSender
+from services.notify.workgroup import Chart, workgroup_sender
 
 log = logging.getLogger("jiesu.notify.sender")
 
@@ -43,6 +49,20 @@ def sender_named(name: str):
         raise ValueError(f"unknown notify_sender {name!r}; known: {', '.join(SENDERS)}") from None
 
 
+class WorkgroupChannel:
+    """A summary's notification to the group robot: the text, then its charts, resumable by
+    the notification's id (workgroup.py)."""
+    name = "workgroup"
+
+    def __init__(self, robot):
+        self.robot = robot
+
+    def send(self, notification) -> None:
+        charts = [Chart(base64.b64decode(chart["png"]), chart.get("title") or "图表")
+                  for chart in getattr(notification, "charts", None) or ()]
+        self.robot.post(notification.text, charts=charts, key=notification.id)
+
+
 class ChannelSenders:
     """One sender per channel, and the default for the rest."""
 
@@ -65,7 +85,9 @@ class ChannelSenders:
                                        settings.wechat_case_link or None)
                   if settings.wechat_app_secret and settings.wechat_template_id
                   else LoggingSender())
-        senders = cls({"sms": sms, "wechat": wechat}, sender_named(settings.notify_sender))
+        senders = cls({"sms": sms, "wechat": wechat,
+                       "workgroup": WorkgroupChannel(workgroup_sender(settings))},
+                      sender_named(settings.notify_sender))
         log.info("notify senders: %s", {channel: type(sender).__name__ for channel, sender
                                         in {**senders.by_channel, "*": senders.default}.items()})
         return senders

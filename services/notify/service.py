@@ -17,7 +17,7 @@ from services.common.logs import LogContext
 from services.common.providers import Built, consumes
 from services.common.settings import SettingsProvider
 from services.notify import domain
-from services.notify.models import CaseContact, Notification
+from services.notify.models import CaseContact, Notification, WorkgroupPost
 from services.notify.senders import ChannelSenders
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,21 @@ class NotifyService(HealthMixin):
     def on_complaint_assigned(self, event, uow):
         return self._record(uow, event, [domain.assignment_notice(event)])
 
+    @sent_after_commit
+    @consumes("rating", "summary_published")
+    def on_summary_published(self, event, uow):
+        """A summary goes to the work group once: a second event for the same summary (a
+        re-publish) finds its post and records nothing."""
+        if uow.session.get(WorkgroupPost, event["complaint_id"]) is not None:
+            return []
+        recorded = self._record(uow, event, [domain.summary_post(
+            event, self.settings.public_base_url)])
+        uow.session.add(WorkgroupPost(summary_id=event["complaint_id"],
+                                      notification_id=recorded[0].id, title=event["title"],
+                                      charts=event["charts"]))
+        recorded[0].charts = event["charts"]
+        return recorded
+
     @timer(interval=SWEEP_SECONDS)
     def resend_pending(self):
         """Deliver what a crash or a failing channel left pending."""
@@ -117,6 +132,7 @@ class NotifyService(HealthMixin):
                                            Notification.created_at <= cutoff)
                 .order_by(Notification.created_at).limit(100)
                 .with_for_update(skip_locked=True)).scalars().all()
+            _attach_charts(uow.session, stale)
             for notification in stale:
                 _mark(uow.session, notification, self._send(notification), uow.clock.now())
 
@@ -156,6 +172,18 @@ class NotifyService(HealthMixin):
                         notification.recipient_role, exc)
             return Failure(repr(exc)[:500], bool(getattr(exc, "permanent", False)))
         return None
+
+
+def _attach_charts(session, notifications) -> None:
+    """A work-group post resent carries its summary's charts again."""
+    posts = [n.id for n in notifications if n.channel == domain.WORKGROUP]
+    if not posts:
+        return
+    charts = dict(session.execute(select(WorkgroupPost.notification_id, WorkgroupPost.charts)
+                                  .where(WorkgroupPost.notification_id.in_(posts))).all())
+    for notification in notifications:
+        if notification.id in charts:
+            notification.charts = charts[notification.id]
 
 
 class Failure(NamedTuple):
