@@ -59,6 +59,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import jieba
 
+from services.common.config_files import read_yaml
 from services.common.contracts import Status
 
 jieba.setLogLevel(logging.WARNING)
@@ -68,11 +69,59 @@ USER_DICT_FILE = CONFIG_DIR / "user_dict.txt"
 STOP_WORDS_FILE = CONFIG_DIR / "stop_words.txt"
 TZ = ZoneInfo("Asia/Shanghai")
 
-# Defaults for the office's settings (config/assessment.yaml once wired).
+SETTINGS_FILE = CONFIG_DIR / "analysis.yaml"
+
+# Defaults of the office's settings (config/analysis/analysis.yaml, `AnalysisSettings`).
 COMMON_MIN_CASES = 5
 COMMON_WITHIN_DAYS = 7
 COMMON_THRESHOLD = 0.5
 REPEAT_WITHIN_DAYS = 180
+
+
+class AnalysisConfigError(ValueError):
+    """config/analysis/analysis.yaml is not a valid set of settings."""
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """The numbers of 分析研判 and 专项治理 (config/analysis/analysis.yaml, docs/ANALYSIS.md)."""
+    common_min_cases: int = COMMON_MIN_CASES       # N: a 共性问题 has ≥ N cases ...
+    common_within_days: int = COMMON_WITHIN_DAYS   # ... within M days
+    common_threshold: float = COMMON_THRESHOLD     # cosine at which two cases are alike
+    repeat_within_days: int = REPEAT_WITHIN_DAYS   # a repeat comes this soon after a close
+    link_candidates: int = 200       # look-alikes a new case is compared with at most
+    hot_topics_top: int = 20
+    max_range_days: int = 366        # the longest period hot topics and problems answer for
+    seasonal_months: int = 24
+    suggestions_limit: int = 200
+
+    def __post_init__(self):
+        for name in ("common_min_cases", "common_within_days", "repeat_within_days",
+                     "link_candidates", "hot_topics_top", "max_range_days", "seasonal_months",
+                     "suggestions_limit"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise AnalysisConfigError(f"{name} must be a whole number ≥ 1, not {value!r}")
+        threshold = self.common_threshold
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
+                or not 0 < threshold <= 1:
+            raise AnalysisConfigError(f"common_threshold must be in (0, 1], not {threshold!r}")
+
+
+def load_settings(path: str | Path = SETTINGS_FILE) -> AnalysisSettings:
+    """Read config/analysis/analysis.yaml; an unknown key or a bad value refuses the file."""
+    raw = read_yaml(path, "the analysis settings", AnalysisConfigError) or {}
+    if not isinstance(raw, Mapping):
+        raise AnalysisConfigError(f"{path}: the top level must be a mapping")
+    known = set(AnalysisSettings.__dataclass_fields__)
+    unknown = sorted(set(map(str, raw)) - known - {"version"})
+    if unknown:
+        raise AnalysisConfigError(f"{path}: unknown key(s) {', '.join(unknown)} "
+                                  f"(known: {', '.join(sorted(known))})")
+    try:
+        return AnalysisSettings(**{k: v for k, v in raw.items() if k != "version"})
+    except AnalysisConfigError as exc:
+        raise AnalysisConfigError(f"{path}: {exc}") from exc
 
 
 # ---------------------------------------------------------------------------------- records
@@ -195,6 +244,21 @@ def smoothed_idf(total: int, df: int) -> float:
     return math.log((1 + total) / (1 + df)) + 1.0
 
 
+def unit_vector(words: Iterable[str], idf: Mapping[str, float],
+                default_idf: float = 1.0) -> dict[str, float]:
+    """A document as a unit vector of sublinear tf (1 + ln n) × idf; {} when it has no
+    words. Two documents' cosine is `cosine` of their vectors."""
+    raw = {w: (1.0 + math.log(n)) * idf.get(w, default_idf) for w, n in Counter(words).items()}
+    norm = math.sqrt(sum(v * v for v in raw.values()))
+    return {w: v / norm for w, v in raw.items()} if norm else {}
+
+
+def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return min(1.0, sum(v * b.get(w, 0.0) for w, v in a.items()))
+
+
 # ---------------------------------------------------------------------------------- hot topics
 @dataclass(frozen=True)
 class Change:
@@ -244,7 +308,7 @@ class HotTopics:
                 "keywords": [k.as_dict() for k in self.keywords]}
 
 
-def _sorted_counts(counter: Counter) -> dict:
+def sorted_counts(counter: Counter) -> dict:
     # Largest first; ties by key (None last) so the answer is stable.
     return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0] is None, kv[0] or "")))
 
@@ -301,8 +365,8 @@ def hot_topics(records, previous=(), last_year=(), top: int = 20, *,
     keywords = [HotKeyword(keyword=w, count=df_now[w], weight=weights[w],
                            mom=Change.of(df_now[w], df_prev[w]),
                            yoy=Change.of(df_now[w], df_last[w]),
-                           by_category=_sorted_counts(by_category[w]),
-                           by_unit=_sorted_counts(by_unit[w]))
+                           by_category=sorted_counts(by_category[w]),
+                           by_unit=sorted_counts(by_unit[w]))
                 for w in chosen]
     return HotTopics(len(now_words), len(prev_words), len(last_words), keywords)
 
@@ -396,11 +460,9 @@ class TfidfCosine:
         self._postings: dict[str, tuple[list[float], list[tuple[str, float]]]] = \
             defaultdict(lambda: ([], []))
         for record in cases:
-            raw = {w: (1.0 + math.log(n)) * idf[w] for w, n in counts[record.case_id].items()}
-            norm = math.sqrt(sum(v * v for v in raw.values()))
-            if not norm:
+            vector = unit_vector(counts[record.case_id].elements(), idf)
+            if not vector:
                 continue
-            vector = {w: v / norm for w, v in raw.items()}
             at = _aware(record.received_at).timestamp() if within is not None else 0.0
             self._vectors[record.case_id] = vector
             self._times[record.case_id] = at
@@ -413,7 +475,7 @@ class TfidfCosine:
         va, vb = self._vectors.get(a), self._vectors.get(b)
         if not va or not vb:
             return 0.0
-        return min(1.0, sum(v * vb.get(w, 0.0) for w, v in va.items()))
+        return cosine(va, vb)
 
     def similar_to(self, case_id: str, limit: int = 50,
                    threshold: float = COMMON_THRESHOLD) -> list[tuple[str, float]]:
@@ -481,7 +543,7 @@ class _Components:
         return list(found.values())
 
 
-def _peak(times: list[datetime], within: timedelta) -> int:
+def peak_within(times: list[datetime], within: timedelta) -> int:
     best, start = 0, 0
     for end, moment in enumerate(times):
         while moment - times[start] > within:
@@ -526,14 +588,14 @@ def common_problems(records, similarity: SimilaritySource | None = None, *,
         members = sorted((cases[c] for c in group),
                          key=lambda r: (_aware(r.received_at), r.case_id))
         times = [_aware(r.received_at) for r in members]
-        peak = _peak(times, within)
+        peak = peak_within(times, within)
         if peak < min_cases:
             continue
         problems.append(CommonProblem(
             case_ids=[r.case_id for r in members],
             keywords=_top_keywords((analyzer.words_of(r) for r in members), keywords),
-            units=_sorted_counts(Counter(r.unit_id for r in members)),
-            categories=_sorted_counts(Counter(r.category for r in members)),
+            units=sorted_counts(Counter(r.unit_id for r in members)),
+            categories=sorted_counts(Counter(r.category for r in members)),
             first_at=times[0], last_at=times[-1], peak=peak))
     problems.sort(key=lambda p: (-len(p.case_ids), p.first_at, p.case_ids[0]))
     return problems
@@ -572,6 +634,16 @@ def place_key(record: CaseRecord) -> tuple:
     location = _SPACES.sub("", unicodedata.normalize("NFKC", record.location or "")).lower()
     where = ("location", location) if location else ("unit", record.unit_id)
     return (*where, record.category)
+
+
+def place_key_text(location: str | None, unit_id: str | None, category: str | None,
+                   limit: int = 300) -> str | None:
+    """`place_key` as one string, for a column (None: neither a location nor a unit yet)."""
+    kind, where, category = place_key(CaseRecord("", "", category=category, unit_id=unit_id,
+                                                 location=location))
+    if not where:
+        return None
+    return f"{kind}:{where}|{category or ''}"[:limit]
 
 
 def repeated_problems(records, similarity: SimilaritySource | None = None, *,
