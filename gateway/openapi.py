@@ -390,6 +390,11 @@ def _content(schema, many=False) -> dict:
     if schema == "xml":
         return {"text/xml": {"schema": {"type": "string"}},
                 "application/xml": {"schema": {"type": "string"}}}
+    if schema == "xlsx":
+        return {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+                {"schema": {"type": "string", "format": "binary"}}}
+    if schema == "png":
+        return {"image/png": {"schema": {"type": "string", "format": "binary"}}}
     if schema == "document":
         return {"application/json": {"schema": {"type": "object"}}}
     ref = _ref(schema)
