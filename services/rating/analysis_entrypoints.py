@@ -220,7 +220,8 @@ class AnalysisEntrypoints:
 
     @rpc(expected_exceptions=EXPECTED)
     def analysis_seasonal_png(self, caller, query):
-        """The seasonal view as a heat map (PNG, base64: RPC carries JSON)."""
+        """The seasonal view as a heat map (PNG, base64: RPC carries JSON); without a CJK
+        font, no PNG and the reason."""
         from services.rating import charts  # matplotlib only where a chart is drawn
 
         view = self.analysis_seasonal(caller, query)
@@ -228,9 +229,9 @@ class AnalysisEntrypoints:
                    for m, n in zip(view["months"], row)]
         try:
             png = charts.seasonal_png(triples, months=view["months"])
-        except charts.CjkFontMissing as missing:
-            raise Conflict.refusal("chart_font_missing", str(missing)) from None
-        return {"png": base64.b64encode(png).decode("ascii")}
+        except charts.CjkFontMissing as missing:   # the server's setup, not the caller's
+            return {"png": None, "reason": str(missing)}
+        return {"png": base64.b64encode(png).decode("ascii"), "reason": None}
 
     @rpc(expected_exceptions=EXPECTED)
     def analysis_problems(self, caller, query):
