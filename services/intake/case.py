@@ -239,20 +239,30 @@ class Case:
                                    **facts))
 
     def rated(self, event: dict):
-        """R9: the decision is rating's; the state change is ours."""
+        """R9: the decision is rating's; the state change is ours. A 回访 the office made by
+        phone is the complainant's answers (they are the rater) and is audited as the
+        caller's."""
         self.row.last_rating = event["level"]
         rater = self.actor(Viewer(event["rater"]["id"], event["rater"].get("name"),
                                   ("complainant",)))
+        caller = event.get("called_by") if event.get("via") == "callback" else None
+        caller = Actor(caller["id"], caller.get("name"), "office") if caller else None
         note = domain.rating_note(event["level"], event["contacted"], event["solved"],
-                                  event["comment"])
+                                  event["comment"], caller.label if caller else None)
         try:
-            return self.transition(event["decision"], rater, event["occurred_at"], note=note)
+            happened = self.transition(event["decision"], rater, event["occurred_at"],
+                                       note=note)
         except Refused as refused:
             # A rating the case's state no longer allows (e.g. the office merged it
             # meanwhile): recorded and ignored, not retried until it is parked.
             return self._happened(ev.RatingIgnored(Actor.system("rating"),
                                                    event["occurred_at"], reason=refused.message,
                                                    cause_id=event["event_id"]))
+        if caller is None:
+            return happened
+        return happened + self._happened(ev.CalledBack(
+            caller, event["occurred_at"], level=event["level"], rater_id=event["rater"]["id"],
+            cause_id=event["event_id"]))
 
     def rating_expired(self, event: dict):
         """回访: nobody rated the reply within the window; the case closes as 未评价."""
@@ -271,6 +281,25 @@ class Case:
         return self._happened(ev.SupervisorAssigned(ev.ROUTING, event["occurred_at"],
                                                     leader_name=event["leader"]["name"],
                                                     cause_id=event["event_id"]))
+
+    def exclusion_noted(self, event: dict):
+        """考核剔除 asked for or decided (rating's): the office reads it in the audit log."""
+        by = event["decided_by"] if event["event_type"] == "exclusion_decided" \
+            else event["requested_by"]
+        # The request is the unit's (its head or handler: the event does not say which).
+        role = "office" if event["event_type"] == "exclusion_decided" else "unit"
+        return self._happened(ev.ExclusionNoted(Actor(by["id"], by.get("name"), role),
+                                                event["occurred_at"], fact=event,
+                                                cause_id=event["event_id"]))
+
+    def campaign_changed(self, event: dict):
+        """专项治理: the case's timeline shows the campaign it joined or left."""
+        by = event["by"]
+        return self._happened(ev.CampaignChanged(
+            Actor(by["id"], by.get("name"), "office"), event["occurred_at"],
+            attached=event["event_type"] == "campaign_case_attached",
+            campaign_id=event["campaign_id"], campaign_name=event["campaign_name"],
+            cause_id=event["event_id"]))
 
 
 def facts_of(row: Complaint) -> CaseFacts:

@@ -86,15 +86,24 @@ UNRATED_NOTE = "未评价:答复后在评价期限内未评价,按办结处理 (
 
 
 def rating_note(level: str, contacted: bool | None, solved: bool | None,
-                comment: str | None) -> str:
-    """The 回访 as the timeline shows it: "评价:基本满意(已联系,未解决),还要再修一次"."""
+                comment: str | None, called_by: str | None = None) -> str:
+    """The 回访 as the timeline shows it: "评价:基本满意(已联系,未解决),还要再修一次", or,
+    recorded by the office on the phone, "电话回访(李晓梅):满意(已联系,已解决)"."""
     answers = []
     if contacted is not None:
         answers.append("已联系" if contacted else "未联系")
     if solved is not None:
         answers.append("已解决" if solved else "未解决")
-    return (f"评价:{LEVEL_LABELS[level]}" + (f"({','.join(answers)})" if answers else "")
+    how = f"电话回访({called_by})" if called_by else "评价"
+    return (f"{how}:{LEVEL_LABELS[level]}" + (f"({','.join(answers)})" if answers else "")
             + (f",{comment}" if comment else ""))
+
+
+def campaign_line(attached: bool, name: str, by: str | None) -> TimelineLine:
+    """专项治理: the case joins (or leaves) one of the office's campaigns."""
+    if attached:
+        return TimelineLine("campaign_attached", f"纳入专项治理:{name}", by or "rating")
+    return TimelineLine("campaign_detached", f"移出专项治理:{name}", by or "rating")
 
 
 def recording_line(url: str) -> TimelineLine:

@@ -338,6 +338,52 @@ class SupervisorAssigned(DomainEvent):
                             f"纳入督办,由分管校领导 {self.leader_name} 批示办理", "routing")
 
 
+@dataclass(frozen=True)
+class CalledBack(DomainEvent):
+    """回访 by phone: the office member who called the complainant and recorded their answers
+    (the actor); the rating itself is the Transitioned that follows it."""
+    level: str
+    rater_id: str
+
+    def audit(self):
+        return Audit("callback", {"rating": [None, self.level], "complainant": self.rater_id})
+
+
+@dataclass(frozen=True)
+class ExclusionNoted(DomainEvent):
+    """考核剔除: a unit asked that the case be left out of its assessment, or the office
+    decided; for the office's eyes only (the audit log: the timeline is the complainant's
+    too)."""
+    fact: dict
+
+    def audit(self):
+        fact = self.fact
+        if fact["status"] == "requested":
+            return Audit("exclusion_request", {
+                "exclusion": [None, "requested"], "exclusion_id": fact["exclusion_id"],
+                "unit_id": fact["unit"]["id"], "reason": fact["reason"],
+                "evidence": list(fact.get("evidence") or [])})
+        return Audit("exclusion_decision", {
+            "exclusion": ["requested", fact["status"]], "exclusion_id": fact["exclusion_id"],
+            "unit_id": fact["unit"]["id"], "note": fact.get("note")})
+
+
+@dataclass(frozen=True)
+class CampaignChanged(DomainEvent):
+    """专项治理: the office attached the case to a campaign, or took it out."""
+    attached: bool
+    campaign_id: str
+    campaign_name: str
+
+    def line(self, tz):
+        return domain.campaign_line(self.attached, self.campaign_name, self.actor.label)
+
+    def audit(self):
+        change = [None, self.campaign_id] if self.attached else [self.campaign_id, None]
+        return Audit("campaign_attach" if self.attached else "campaign_detach",
+                     {"campaign": change, "campaign_name": self.campaign_name})
+
+
 # ------------------------------------------------------------------------- the writer
 def record(uow, case: Complaint, events: list[DomainEvent], tz: str,
            people: Callable[[], list]) -> None:

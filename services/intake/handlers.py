@@ -24,6 +24,7 @@ from services.common.contracts import FIRST_ROUND
 from services.common.db import insert_for
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.logs import bind_complaint
+from services.common.providers import consumes
 from services.common.settings import Settings
 from services.intake import calls, domain
 from services.intake.case import Case
@@ -365,6 +366,10 @@ PROJECTIONS = {
     "complaint_rated": Case.rated,
     "rating_expired": Case.rating_expired,
     "supervisor_assigned": Case.supervisor_assigned,
+    "exclusion_requested": Case.exclusion_noted,
+    "exclusion_decided": Case.exclusion_noted,
+    "campaign_case_attached": Case.campaign_changed,
+    "campaign_case_detached": Case.campaign_changed,
 }
 
 
@@ -374,3 +379,11 @@ def project(uow, event: dict, env: Env) -> None:
     PROJECTIONS[event["event_type"]](case, event)
     cases.save()
 
+
+def projection(source: str, event_type: str):
+    """The service's entrypoint for `source`'s `event_type`: applied to its case, once per
+    event (its consumer is named intake.on_<event_type>)."""
+    def apply(self, event, uow):
+        project(uow, event, self.env)
+    apply.__name__ = apply.__qualname__ = f"on_{event_type}"
+    return consumes(source, event_type)(apply)

@@ -22,7 +22,7 @@ from services.common.db import Database, engine_of
 from services.common.errors import Conflict, InvalidInput, NotFound, load_input, load_viewer
 from services.common.health import HealthMixin
 from services.common.logs import LogContext
-from services.common.providers import Built, consumes
+from services.common.providers import Built
 from services.common.settings import SettingsProvider
 from services.intake import calls, domain, handlers, views
 from services.intake.models import HotlineCall
@@ -202,43 +202,18 @@ class IntakeService(HealthMixin):
         return self.get_complaint(complaint_id, viewer)
 
     # ------------------------------------------------- what the other services tell intake
-    @consumes("routing", "complaint_assigned")
-    def on_complaint_assigned(self, event, uow):
-        handlers.project(uow, event, self.env)
-
-    @consumes("sla", "deadline_set")
-    def on_deadline_set(self, event, uow):
-        handlers.project(uow, event, self.env)
-
-    @consumes("sla", "sla_alert")
-    def on_sla_alert(self, event, uow):
-        handlers.project(uow, event, self.env)
-
-    @consumes("sla", "timetable_set")
-    def on_timetable_set(self, event, uow):
-        handlers.project(uow, event, self.env)
-
-    @consumes("sla", "milestone_updated")
-    def on_milestone_updated(self, event, uow):
-        handlers.project(uow, event, self.env)
-
-    @consumes("sla", "extension_requested")
-    def on_extension_requested(self, event, uow):
-        handlers.project(uow, event, self.env)
-
-    @consumes("sla", "extension_decided")
-    def on_extension_decided(self, event, uow):
-        handlers.project(uow, event, self.env)
-
-    @consumes("rating", "complaint_rated")
-    def on_complaint_rated(self, event, uow):
-        handlers.project(uow, event, self.env)
-
-    @consumes("rating", "rating_expired")
-    def on_rating_expired(self, event, uow):
-        handlers.project(uow, event, self.env)
-
-    @consumes("routing", "supervisor_assigned")
-    def on_supervisor_assigned(self, event, uow):
-        handlers.project(uow, event, self.env)
-
+    # Each applies the event to its case (handlers.PROJECTIONS), once.
+    on_complaint_assigned = handlers.projection("routing", "complaint_assigned")
+    on_deadline_set = handlers.projection("sla", "deadline_set")
+    on_sla_alert = handlers.projection("sla", "sla_alert")
+    on_timetable_set = handlers.projection("sla", "timetable_set")
+    on_milestone_updated = handlers.projection("sla", "milestone_updated")
+    on_extension_requested = handlers.projection("sla", "extension_requested")
+    on_extension_decided = handlers.projection("sla", "extension_decided")
+    on_complaint_rated = handlers.projection("rating", "complaint_rated")
+    on_rating_expired = handlers.projection("rating", "rating_expired")
+    on_supervisor_assigned = handlers.projection("routing", "supervisor_assigned")
+    on_exclusion_requested = handlers.projection("rating", "exclusion_requested")
+    on_exclusion_decided = handlers.projection("rating", "exclusion_decided")
+    on_campaign_case_attached = handlers.projection("rating", "campaign_case_attached")
+    on_campaign_case_detached = handlers.projection("rating", "campaign_case_detached")

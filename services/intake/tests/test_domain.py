@@ -57,3 +57,5 @@ def test_the_rating_note_shows_the_callback_answers_given():
     assert rating_note("basically", True, False, "还要再修") == "评价:基本满意(已联系,未解决),还要再修"
     assert rating_note("satisfied", None, None, None) == "评价:满意"
     assert rating_note("dissatisfied", False, None, "x") == "评价:不满意(未联系),x"
+    assert rating_note("satisfied", True, True, None, called_by="李晓梅") == \
+        "电话回访(李晓梅):满意(已联系,已解决)"
