@@ -239,7 +239,7 @@ USED_BY: dict[str, frozenset[str]] = {process: frozenset(names) for process, nam
         "wechat_api_base", "wechat_template_id", "wechat_case_link", "sms_base_url",
         "sms_account", "sms_secret", "workgroup_webhook_url", "workgroup_webhook_kind",
         "workgroup_webhook_secret", "public_base_url"),
-    "rating": _EVERY_PROCESS + _DATABASE + _CALENDAR,
+    "rating": _EVERY_PROCESS + _DATABASE + _CALENDAR + ("org_directory",),
     "gateway": _EVERY_PROCESS + (
         "gateway_host", "gateway_port", "gateway_max_workers", "gateway_state_url",
         "rpc_timeout_seconds", "jwt_secret", "jwt_public_key", "jwt_leeway_seconds",

@@ -332,17 +332,24 @@ class UnitFigures:
 
 def _figures(unit_id: str, unit_kind: str, records: list[FinalRating],
              rules: AssessmentRules) -> UnitFigures:
-    rated = len(records)
-    contacted = sum(1 for r in records if r.contacted)
-    solved = sum(1 for r in records if r.solved)
     levels = {level: sum(1 for r in records if r.level == level) for level in RATING_LEVELS}
-    row = UnitFigures(unit_id, unit_kind, rated, contacted, solved, levels["satisfied"],
-                      levels["basically"], levels["dissatisfied"])
+    return figures_from_counts(unit_id, unit_kind, len(records),
+                               sum(1 for r in records if r.contacted),
+                               sum(1 for r in records if r.solved), levels["satisfied"],
+                               levels["basically"], levels["dissatisfied"], rules)
+
+
+def figures_from_counts(unit_id: str, unit_kind: str, rated: int, contacted: int, solved: int,
+                        satisfied: int, basically: int, dissatisfied: int,
+                        rules: AssessmentRules) -> UnitFigures:
+    """A row from counts already made (rating's daily roll-ups summed over a period)."""
+    row = UnitFigures(unit_id, unit_kind, rated, contacted, solved, satisfied, basically,
+                      dissatisfied)
     if not rated:
         return row
     response = Fraction(contacted, rated)
     resolution = Fraction(solved, rated)
-    satisfaction = (levels["satisfied"] + rules.basic_weight * levels["basically"]) / rated
+    satisfaction = (satisfied + rules.basic_weight * basically) / rated
     score = 100 * (rules.response_weight * response + rules.resolution_weight * resolution
                    + rules.satisfaction_weight * satisfaction)
     return replace(row, response_rate=round_half_up(response, RATE_PLACES),
@@ -443,6 +450,19 @@ def assess(records: Iterable[FinalRating], basis: str, rules: AssessmentRules,
         by_kind[kind].append(_figures(unit_id, kind, counted[unit_id], rules))
     return Assessment(basis, {kind: _group(rows, kind, rules, previous)
                               for kind, rows in by_kind.items()})
+
+
+def rank_rows(rows: Iterable[UnitFigures], basis: str, rules: AssessmentRules,
+              previous: Mapping[str, int | None] | None = None) -> Assessment:
+    """`assess` for rows already counted (`figures_from_counts`): the same groups, ranks and
+    红榜/黑榜."""
+    if basis not in BASES:
+        raise ValueError(f"basis {basis!r} is not one of {BASES}")
+    by_kind: dict[str, list[UnitFigures]] = {kind: [] for kind in UNIT_KINDS}
+    for row in rows:
+        by_kind[row.unit_kind].append(row)
+    return Assessment(basis, {kind: _group(members, kind, rules, previous or {})
+                              for kind, members in by_kind.items()})
 
 
 def assess_by_category(records: Iterable[FinalRating], basis: str, rules: AssessmentRules,
