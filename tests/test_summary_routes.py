@@ -1,6 +1,8 @@
 """The summaries' routes (issue 12 §3) with rating faked: what each passes on, its statuses
 (201 made, 200 existed, 4xx with a reason), and the workbook, opened with openpyxl: its
-sheets, headers and numbers equal to the JSON's, and no whole phone number anywhere."""
+sheets, headers and numbers equal to the JSON's, and no whole phone number anywhere. Here,
+outside the gateway, because the summary served is made by rating's own content code, which
+the gateway's tests may not import."""
 from __future__ import annotations
 
 import io
