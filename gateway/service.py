@@ -26,7 +26,7 @@ from gateway.sessions import PENDING, redis_client
 from services.common.access import open311_app_identity, wechat_identity
 from services.common.bus import rpc_proxy
 from services.common.contracts import CATEGORIES, GRADES
-from services.common.errors import InvalidInput
+from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.health import alive
 from services.common.logs import LogContext
 from services.common.metrics import EntrypointMetrics
@@ -457,7 +457,11 @@ class GatewayService(FiguresRoutes, SummaryRoutes, AnalysisRoutes):
         sessions = self.wechat.sessions
         state, action = self.wechat.dialogue.handle(sessions.state(openid), message)
         try:
-            text = self._wechat_act(action, openid, key, request)
+            if action["type"] == "rate_start":
+                state, text = self._wechat_rate_start(action["number"], openid,
+                                                      message["create_time"])
+            else:
+                text = self._wechat_act(action, openid, key, request)
         except InvalidInput as refused:
             # Intake will not take this text as it is: say why and start over at the
             # description (a resend of the same text would be refused again).
@@ -486,7 +490,36 @@ class GatewayService(FiguresRoutes, SummaryRoutes, AnalysisRoutes):
             unit = f",承办单位:{case['unit_name']}" if case.get("unit_name") else ""
             return f"诉求 {case['number']}:{case['status_label']}{unit}。" + \
                 self._wechat_link(case)
+        if action["type"] == "rate":
+            return self._wechat_rate(action, openid)
         return None
+
+    def _wechat_rate_start(self, number, openid, now) -> tuple[dict | None, str]:
+        """The 回访 begins for the user's case awaiting its rating (the one named, or the
+        only one); rating has the last word when the answers come."""
+        query = {"start_date": "2000-01-01T00:00:00+00:00"}
+        query.update({"number": number} if number else {"statuses": ["open"]})
+        waiting = [case for case in self.intake.list_filed_by(wechat_identity(openid), query)
+                   if case["status"] == "replied"]
+        if len(waiting) == 1:
+            return wechat.rating_started(waiting[0], now)
+        if number:
+            return None, f"没有找到您反映的编号为 {number} 的待评价诉求。"
+        if not waiting:
+            return None, "您目前没有待评价的诉求(承办单位答复后即可评价)。"
+        numbers = "、".join(case["number"] for case in waiting[:10])
+        return None, f"您有多条待评价的诉求:{numbers}。\n{wechat.RATE_HELP}"
+
+    def _wechat_rate(self, action, openid) -> str:
+        rater = {"id": wechat_identity(openid)[:64], "name": None, "roles": ["complainant"]}
+        try:
+            rated = self.rating.rate(action["complaint_id"], rater, action["rating"])
+        except (Conflict, NotFound):
+            return f"诉求 {action['number']} 当前不在待评价状态(可能已评价或已办结)。"
+        except InvalidInput as refused:
+            return f"评价未能提交:{refused.message}\n请重新发送「评价 {action['number']}」。"
+        return (f"感谢您的评价!诉求 {action['number']}:{rated['level_label']}。"
+                + wechat.RATED_NEXT.get(rated["decision"], ""))
 
     def _wechat_link(self, case) -> str:
         """The H5 page where the case is followed (`wechat_case_link`), as a tappable link."""

@@ -14,7 +14,8 @@ text to answer with. What WeChat documents, and this module follows:
   message so that the retry files nothing twice (use it as intake's `filing_key`).
 
 `Dialogue` is the filing conversation (free text → category 1–10 → the pledge of truth, R3 →
-file), a state machine over a small JSON-able dict the gateway keeps per openid.
+file) and the 回访 (「评价」 or 「评价 编号」 → 是否联系 → 是否解决 → 满意度 → an optional comment
+→ rate), a state machine over a small JSON-able dict the gateway keeps per openid.
 """
 from __future__ import annotations
 
@@ -255,6 +256,7 @@ PLEDGE = "您对所反映情况的真实性负责(如实反映),请勿捏造、�
 WELCOME = ("欢迎关注接诉即办!您可以在这里反映学习、生活中遇到的问题,学校将限时办理并答复。\n"
            "· 反映问题:直接发送文字描述(或点菜单「我要反映」),再按提示选择类别并确认;\n"
            "· 查询进度:发送「查询 编号」,如 查询 JS-20261124-0007;\n"
+           "· 评价办理结果:收到答复后发送「评价」或「评价 编号」;\n"
            "· 随时发送「取消」放弃本次反映。\n" + PLEDGE)
 START = "请用文字描述您要反映的情况(时间、地点、经过、诉求),5–5000 字。发送「取消」可放弃。"
 QUERY_HELP = "查询办理进度:请发送「查询 编号」,如 查询 JS-20261124-0007。编号见受理回复。"
@@ -270,8 +272,38 @@ TOO_SHORT = f"描述太短了,请至少写 {CONTENT_MIN} 个字,说明时间、�
 TOO_LONG = f"描述太长了,请控制在 {CONTENT_MAX} 字以内。"
 
 _QUERY = re.compile(r"^查询\s*([A-Za-z0-9][A-Za-z0-9-]{3,39})$")
+_RATE = re.compile(r"^评价(?:\s*([A-Za-z0-9][A-Za-z0-9-]{3,39}))?$")
 _CANCEL = {"取消", "2 取消"}
 _CONFIRM = {"1", "确认", "1 确认"}
+
+
+# The 回访 (issue 12): three questions and a comment, as the app and the SMS page ask them.
+COMMENT_MAX = 1000   # as rating's RateSchema
+YES_NO = {"1": True, "是": True, "1 是": True, "2": False, "否": False, "2 否": False}
+LEVEL_CHOICES = {"1": "satisfied", "满意": "satisfied", "1 满意": "satisfied",
+                 "2": "basically", "基本满意": "basically", "2 基本满意": "basically",
+                 "3": "dissatisfied", "不满意": "dissatisfied", "3 不满意": "dissatisfied"}
+_SKIP = {"跳过", "无", "没有"}
+RATE_HELP = "评价办理结果:请发送「评价 编号」,如 评价 JS-20261124-0007。"
+RATE_QUESTIONS = {
+    "contacted": "1/3 承办单位是否与您联系过?\n回复 1 是,2 否。",
+    "solved": "2/3 您反映的问题是否已解决?\n回复 1 是,2 否。",
+    "level": "3/3 您对办理结果是否满意?\n回复 1 满意,2 基本满意,3 不满意。",
+    "comment": f"还有什么想说的吗?请直接回复您的意见({COMMENT_MAX} 字以内),或回复「跳过」。",
+}
+RATE_AGAIN = "请按提示回复数字。"
+# What follows the rating (rating's decision, R9).
+RATED_NEXT = {"close": "诉求已办结。", "order_redo": "我们已将诉求发回重办,将督促承办单位重新办理。",
+              "supervise": "诉求已纳入督办,由分管校领导批示办理。"}
+COMMENT_TOO_LONG = f"意见太长了,请控制在 {COMMENT_MAX} 字以内,或回复「跳过」。"
+
+
+def rating_started(case: dict, now: int) -> tuple[dict, str]:
+    """The first question of the 回访 of `case` (found by the gateway: the user's, replied)."""
+    state = {"step": "contacted", "complaint_id": case["id"], "number": case["number"],
+             "at": now}
+    return state, (f"请对诉求 {case['number']} 的办理结果进行评价(发送「取消」可放弃)。\n"
+                   + RATE_QUESTIONS["contacted"])
 
 
 def confirm_prompt(category: str, content: str) -> str:
@@ -292,9 +324,14 @@ class Dialogue:
     """`handle(state, message) -> (new_state, action)`.
 
     state: None (idle) or {"step": "content" | "category" | "confirm", "content", "category",
-    "at"}; keep it per openid (it is JSON). action: {"type": "reply", "text"},
+    "at"} while filing, or {"step": "contacted" | "solved" | "level" | "comment",
+    "complaint_id", "number", "contacted", "solved", "level", "at"} while rating; keep it per
+    openid (it is JSON). action: {"type": "reply", "text"},
     {"type": "file", "category", "content"} (file it, then reply with the number),
-    {"type": "query", "number"} (look it up, reply with its status), or {"type": "ignore"}.
+    {"type": "query", "number"} (look it up, reply with its status),
+    {"type": "rate_start", "number" or None} (find the user's replied case, then
+    `rating_started`), {"type": "rate", "complaint_id", "number", "rating"} (rate it), or
+    {"type": "ignore"}.
     """
 
     def __init__(self, ttl: int = DIALOGUE_TTL):
@@ -317,9 +354,15 @@ class Dialogue:
             return state, {"type": "query", "number": query.group(1).upper()}
         if command in ("查询", "查询进度"):
             return state, reply(QUERY_HELP)
+        rate = _RATE.match(command)
+        if rate:
+            number = rate.group(1)
+            return None, {"type": "rate_start", "number": number.upper() if number else None}
         if command.lower() in ("帮助", "help", "?"):
             return state, reply(WELCOME)
         step = state["step"] if state else "content"
+        if step in RATE_QUESTIONS:
+            return self._rating(state, step, command, text, now)
         if step == "category":
             return self._category(state, text, now)
         if step == "confirm":
@@ -336,6 +379,8 @@ class Dialogue:
             return {"step": "content", "at": message["create_time"]}, reply(START)
         if event == "click" and key == "QUERY":
             return state, reply(QUERY_HELP)
+        if event == "click" and key == "RATE":
+            return None, {"type": "rate_start", "number": None}
         return state, IGNORE
 
     def _content(self, text, now):
@@ -352,6 +397,27 @@ class Dialogue:
                      "at": now}, reply(confirm_prompt(category, state["content"])))
         return dict(state, at=now), reply(f"请回复 1–{len(CATEGORY_CODES)} 的数字。\n"
                                           + CATEGORY_PROMPT)
+
+    def _rating(self, state, step, command, text, now):
+        """One answer of the 回访; a wrong one asks the same question again."""
+        if step in ("contacted", "solved"):
+            if command not in YES_NO:
+                return dict(state, at=now), reply(f"{RATE_AGAIN}\n{RATE_QUESTIONS[step]}")
+            following = "solved" if step == "contacted" else "level"
+            return (dict(state, step=following, at=now, **{step: YES_NO[command]}),
+                    reply(RATE_QUESTIONS[following]))
+        if step == "level":
+            if command not in LEVEL_CHOICES:
+                return dict(state, at=now), reply(f"{RATE_AGAIN}\n{RATE_QUESTIONS['level']}")
+            return (dict(state, step="comment", level=LEVEL_CHOICES[command], at=now),
+                    reply(RATE_QUESTIONS["comment"]))
+        if len(text) > COMMENT_MAX:
+            return dict(state, at=now), reply(COMMENT_TOO_LONG)
+        comment = None if command in _SKIP or not text else text
+        return None, {"type": "rate", "complaint_id": state["complaint_id"],
+                      "number": state["number"],
+                      "rating": {"level": state["level"], "contacted": state["contacted"],
+                                 "solved": state["solved"], "comment": comment}}
 
     def _confirm(self, state, text, now):
         if text in _CONFIRM:

@@ -397,6 +397,96 @@ def test_an_abandoned_draft_expires():
     assert action["type"] == "reply" and state["step"] == "content"   # "1" is not a filing
 
 
+# -- the 回访 dialogue (issue 12) -----------------------------------------------------------
+
+CASE = {"id": "5d1c2a9e-3f4b-4c6d-8e7f-0a1b2c3d4e5f", "number": "JS-20261124-0007"}
+
+
+def test_rate_command_asks_the_gateway_to_find_the_case():
+    dialogue = Dialogue()
+    assert dialogue.handle(None, text("评价")) == (None, {"type": "rate_start", "number": None})
+    assert dialogue.handle(None, text("评价 js-20261124-0007")) == \
+        (None, {"type": "rate_start", "number": "JS-20261124-0007"})
+    assert dialogue.handle(None, text("评价JS-20261124-0007"))[1]["number"] == "JS-20261124-0007"
+    assert dialogue.handle(None, event("CLICK", "RATE")) == \
+        (None, {"type": "rate_start", "number": None})
+    # "评价" begins a sentence too: a text that only starts with it is a filing's content
+    state, action = dialogue.handle(None, text("评价一下食堂的饭菜,价格太高了"))
+    assert state["step"] == "category" and action["type"] == "reply"
+
+
+def test_three_questions_and_a_comment_then_the_rating():
+    dialogue = Dialogue()
+    state, prompt = wechat.rating_started(CASE, NOW)
+    assert state["step"] == "contacted" and "JS-20261124-0007" in prompt
+    assert "是否与您联系" in prompt and "1 是" in prompt and "2 否" in prompt
+    state, action = dialogue.handle(state, text("1", at=NOW + 5))
+    assert state["step"] == "solved" and "是否已解决" in action["text"]
+    state, action = dialogue.handle(state, text("２", at=NOW + 9))      # full-width digit
+    assert state["step"] == "level"
+    assert all(choice in action["text"] for choice in ("1 满意", "2 基本满意", "3 不满意"))
+    state, action = dialogue.handle(state, text("2", at=NOW + 12))
+    assert state["step"] == "comment" and "跳过" in action["text"]
+    state, action = dialogue.handle(state, text("  配件还没到,希望尽快  ", at=NOW + 20))
+    assert state is None
+    assert action == {"type": "rate", "complaint_id": CASE["id"], "number": CASE["number"],
+                      "rating": {"level": "basically", "contacted": True, "solved": False,
+                                 "comment": "配件还没到,希望尽快"}}
+
+
+@pytest.mark.parametrize("answers, rating", [
+    (("是", "是", "满意", "跳过"), {"level": "satisfied", "contacted": True, "solved": True,
+                                  "comment": None}),
+    (("2 否", "2", "3", "没有"), {"level": "dissatisfied", "contacted": False, "solved": False,
+                                "comment": None}),
+    (("1 是", "1", "基本满意", "无"), {"level": "basically", "contacted": True, "solved": True,
+                                   "comment": None})])
+def test_every_way_of_answering(answers, rating):
+    dialogue = Dialogue()
+    state, _ = wechat.rating_started(CASE, NOW)
+    for answer in answers:
+        state, action = dialogue.handle(state, text(answer))
+    assert state is None and action["rating"] == rating
+
+
+@pytest.mark.parametrize("step, wrong", [
+    ("contacted", "3"), ("contacted", "也许"), ("solved", "0"), ("level", "4"),
+    ("level", "非常满意")])
+def test_an_invalid_answer_asks_the_same_question_again(step, wrong):
+    dialogue = Dialogue()
+    state = {"step": step, "complaint_id": CASE["id"], "number": CASE["number"],
+             "contacted": True, "solved": True, "at": NOW}
+    same, action = dialogue.handle(state, text(wrong, at=NOW + 5))
+    assert same == dict(state, at=NOW + 5)
+    assert action["text"].startswith(wechat.RATE_AGAIN)
+    assert wechat.RATE_QUESTIONS[step] in action["text"]
+
+
+def test_a_comment_too_long_is_asked_again():
+    state = {"step": "comment", "complaint_id": CASE["id"], "number": CASE["number"],
+             "contacted": True, "solved": True, "level": "satisfied", "at": NOW}
+    same, action = Dialogue().handle(state, text("好" * (wechat.COMMENT_MAX + 1)))
+    assert same["step"] == "comment" and action["text"] == wechat.COMMENT_TOO_LONG
+
+
+def test_a_rating_can_be_cancelled_or_queried_midway():
+    dialogue = Dialogue()
+    state, _ = wechat.rating_started(CASE, NOW)
+    same, action = dialogue.handle(state, text("查询 JS-20261124-0007"))
+    assert same == state and action["type"] == "query"
+    state, action = dialogue.handle(state, text("取消"))
+    assert state is None and action["text"] == wechat.CANCELLED
+
+
+def test_an_abandoned_rating_expires():
+    dialogue = Dialogue(ttl=1800)
+    state, _ = wechat.rating_started(CASE, NOW)
+    state, _ = dialogue.handle(state, text("1", at=NOW + 60))
+    state, action = dialogue.handle(state, text("1", at=NOW + 60 + 1801))
+    # the dialogue starts over: "1" is taken as the start of a filing, nothing is rated
+    assert action["type"] == "reply" and state["step"] == "content"
+
+
 def test_tencents_published_sample_message_decrypts():
     """Known-answer test: the sample of Tencent's WXBizMsgCrypt documentation and sample code
     (token QDG6eK, the published EncodingAESKey and AppID, msg_signature 4777…51f3e6): the

@@ -123,6 +123,35 @@ def test_a_filed_signed_phoned_replied_rated_satisfied_closed(app):
     assert app.get("handler", f"/api/v1/staff/cases/{case_id}/audit").status_code == 404
 
 
+def test_the_office_records_a_phone_callback_for_a_complainant_who_did_not_rate(app):
+    """回访 by phone (issue 12): only the office may record it (others: 404), only while the
+    rating is open (409), and the timeline and the audit log say who called."""
+    case_id = app.file()
+    app.wait_status(case_id, "assigned")
+    answers = {"level": "satisfied", "contacted": True, "solved": True}
+    # not replied yet (once rating has heard of the case, a 409; before, it knows of none)
+    wait_until(lambda: app.post("office", f"/api/v1/staff/cases/{case_id}/callback",
+                                answers).status_code == 409, timeout=60, message="409")
+    app.handle_and_reply(case_id)
+    for who in ("handler", "head", "leader", "student"):
+        refused = app.post(who, f"/api/v1/staff/cases/{case_id}/callback", answers)
+        assert refused.status_code == 404, (who, refused.text)
+
+    called = wait_until(lambda: (lambda answer: answer if answer.status_code == 201 else None)(
+        app.post("office", f"/api/v1/staff/cases/{case_id}/callback", answers)),
+        timeout=60, message="callback recorded")
+    assert (called.json()["via"], called.json()["called_by"]) == ("callback", "u-office-1")
+
+    closed = app.wait_status(case_id, "closed")
+    assert closed["timeline"][-1]["text"] == "办结:电话回访(李晓梅):满意(已联系,已解决)"
+    audit = app.get("office", f"/api/v1/staff/cases/{case_id}/audit").json()
+    assert ("callback", "u-office-1") in {(e["action"], e["actor_id"]) for e in audit}
+    again = app.post("office", f"/api/v1/staff/cases/{case_id}/callback", answers)
+    assert again.status_code == 409
+    own = app.post("student", f"/api/v1/complaints/{case_id}/rating", answers)
+    assert own.status_code == 409
+
+
 def test_dissatisfied_twice_goes_to_redo_then_supervision_and_closes(app):
     case_id = app.file()
     app.wait_status(case_id, "assigned")

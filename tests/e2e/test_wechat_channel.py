@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from gateway.wechat import WeChatCrypto
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -155,3 +156,40 @@ def test_the_dialogue_and_the_reply_memory_survive_a_gateway_restart_with_redis(
     restart_gateway()
     assert say("1", msg + 2) == filed          # WeChat's retry, answered from Redis
     assert len(system.query("intake", "SELECT id FROM complaints")) == 1
+
+
+def test_a_replied_case_is_rated_in_the_dialogue(system):
+    """回访 over WeChat (issue 12): after the reply the user sends 「评价」, answers 是否联系,
+    是否解决 and 满意度 (a wrong answer is asked again), skips the comment, and the case
+    closes with their answers on its timeline."""
+    from tests.e2e.test_lifecycle import Client
+
+    staff, msg_ids = Client(system), iter(range(5001, 5100))
+
+    def said(text):
+        return _content(_send(system, _text(text, next(msg_ids))))
+
+    said("学生公寓3号楼热水已经停了两天,请尽快维修")
+    said("2")
+    number = said("1").split("编号 ")[1].split("。")[0]
+    assert "没有待评价" in said("评价")                       # not replied yet
+    [(case_id,)] = system.query("intake", "SELECT id FROM complaints WHERE number = :number",
+                                number=number)
+    staff.wait_status(case_id, "assigned")
+    staff.handle_and_reply(case_id)
+
+    # the rating opens once rating has heard of the reply (an event)
+    wait_until(lambda: system.query("rating", "SELECT 1 FROM rating_slots WHERE complaint_id "
+                                    "= :case_id AND open", case_id=case_id),
+               timeout=60, message="rating opened")
+    first = said("评价")
+    assert number in first and "是否与您联系" in first
+    assert "是否已解决" in said("1")
+    assert said("5").startswith("请按提示回复数字")              # asked again
+    assert "是否满意" in said("1")
+    assert "跳过" in said("1")
+    thanks = said("跳过")
+    assert "感谢您的评价" in thanks and "满意" in thanks and "已办结" in thanks
+    closed = staff.wait_status(case_id, "closed")
+    assert closed["timeline"][-1]["text"] == "办结:评价:满意(已联系,已解决)"
+    assert "没有找到" in said(f"评价 {number}")               # rated: nothing awaits it
