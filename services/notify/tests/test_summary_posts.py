@@ -19,22 +19,13 @@ from services.common.testing import InMemoryDatabase
 from services.notify.models import Notification, WorkgroupPost, metadata
 from services.notify.senders import ChannelSenders
 from services.notify.service import NotifyService
-from services.notify.tests.test_workgroup import PNG, serving  # noqa: F401
+# The fake robots (local HTTP servers that check what WeCom and DingTalk check).
+from services.notify.tests.test_workgroup import PNG, dingtalk, wecom  # noqa: F401
 
 NOW = datetime(2026, 11, 30, 0, 30, tzinfo=timezone.utc)
 SUMMARY_ID = "7a1c2a9e-3f4b-4c6d-8e7f-0a1b2c3d4e5f"
 BASE = "https://jiesu.example.edu.cn"
 OTHER_PNG = PNG + b"second chart"
-
-
-@pytest.fixture
-def wecom():
-    yield from serving("wecom")
-
-
-@pytest.fixture
-def dingtalk():
-    yield from serving("dingtalk")
 
 
 @pytest.fixture
