@@ -329,9 +329,24 @@ def hot_topics(records, previous=(), last_year=(), top: int = 20, *,
     category and by unit (the first keyword's breakdown is the one the office reads)."""
     analyzer = analyzer or default_analyzer()
     now = _records(records)
-    now_words = [analyzer.words_of(r) for r in now]
-    prev_words = [analyzer.words_of(r) for r in _records(previous)]
-    last_words = [analyzer.words_of(r) for r in _records(last_year)]
+    return hot_topics_of_words(
+        [(analyzer.words_of(r), r.category, r.unit_id) for r in now],
+        [analyzer.words_of(r) for r in _records(previous)],
+        [analyzer.words_of(r) for r in _records(last_year)], top, idf=idf,
+        default_idf=default_idf)
+
+
+def hot_topics_of_words(now: Sequence[tuple[Sequence[str], str | None, str | None]],
+                        previous: Sequence[Sequence[str]] = (),
+                        last_year: Sequence[Sequence[str]] = (), top: int = 20, *,
+                        idf: Mapping[str, float] | None = None,
+                        default_idf: float | None = None) -> HotTopics:
+    """`hot_topics` from words already cut (the projection stores them): the period's
+    documents as (words, category, unit_id), the other two periods' as words alone (only
+    their document frequencies are read). No record objects: a month of 42 000 cases is
+    counted in well under a second."""
+    now_words = [words for words, _, _ in now]
+    prev_words, last_words = previous, last_year
 
     df_now = _document_frequency(now_words)
     df_prev = _document_frequency(prev_words)
@@ -357,10 +372,10 @@ def hot_topics(records, previous=(), last_year=(), top: int = 20, *,
     wanted = set(chosen)
     by_category: dict[str, Counter] = {w: Counter() for w in chosen}
     by_unit: dict[str, Counter] = {w: Counter() for w in chosen}
-    for record, words in zip(now, now_words):
+    for words, category, unit_id in now:
         for word in wanted.intersection(words):
-            by_category[word][record.category] += 1
-            by_unit[word][record.unit_id] += 1
+            by_category[word][category] += 1
+            by_unit[word][unit_id] += 1
 
     keywords = [HotKeyword(keyword=w, count=df_now[w], weight=weights[w],
                            mom=Change.of(df_now[w], df_prev[w]),

@@ -1,0 +1,167 @@
+"""How fast 分析研判 answers from stored words, and what a case costs when it arrives.
+
+    createdb -h 127.0.0.1 -U postgres jiesu_ana_bench
+    .venv/bin/python bench/analysis_bench.py \
+        --url postgresql+psycopg2://postgres@127.0.0.1:5432/jiesu_ana_bench
+    .venv/bin/python bench/analysis_bench.py --url sqlite:////tmp/analysis_bench.db -n 42000
+
+Fills rating's analysis_cases (migrated to the head) with `-n` cases in November 2026, as many
+in October and in November 2025 (環比 and 同比 read those), texts drawn from campus places ×
+facilities × faults (bench/similarity.py's generator), cut once by the Analyzer as the
+consumer does (a pool of distinct texts is cut, then reused: the cutting is not what is
+timed). Then times, through RatingService's RPC entrypoints on that database:
+- hot topics for the month (the issue's target: ≤ 2 s for ~42 000 cases);
+- the seasonal view (24 months) and the month's problems;
+- `-i` new cases through the complaint_received consumer (cut, post, link, repeat check).
+Prints each figure; asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import random
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from nameko.testing.services import worker_factory  # noqa: E402
+from sqlalchemy import delete, insert, select  # noqa: E402
+from sqlalchemy.orm import sessionmaker  # noqa: E402
+
+from bench.similarity import CATEGORIES, complaint  # noqa: E402
+from services.common.calendar import WorkingCalendar  # noqa: E402
+from services.common.clock import ManualClock  # noqa: E402
+from services.common.contracts import build_event  # noqa: E402
+from services.common.db import make_engine, unit_of_work  # noqa: E402
+from services.common.migrate import upgrade  # noqa: E402
+from services.rating.analysis import AnalysisSettings, default_analyzer, month_of  # noqa: E402
+from services.rating.analysis_models import AnalysisCase, AnalysisWord  # noqa: E402
+from services.rating.assessment import load_rules  # noqa: E402
+from services.rating.service import RatingService  # noqa: E402
+
+UTC = timezone.utc
+NOV_2026 = datetime(2026, 10, 31, 16, 0, tzinfo=UTC)   # 2026-11-01 00:00 in Shanghai
+MONTHS = {"now": NOV_2026, "previous": datetime(2026, 9, 30, 16, 0, tzinfo=UTC),
+          "last_year": datetime(2025, 10, 31, 16, 0, tzinfo=UTC)}
+UNITS = ["logistics", "academic-affairs", "security", "finance", "student-affairs",
+         "college-agri", "college-mech", "college-it"]
+
+
+class Database:
+    """The unit of work on a real database, without the relay (nothing is published)."""
+
+    def __init__(self, url: str, clock):
+        self.engine = make_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.clock = clock
+
+    def unit_of_work(self):
+        return unit_of_work(self.sessions(), self.clock, None)
+
+
+def fill(db: Database, n: int, rng: random.Random, pool: int) -> None:
+    analyzer = default_analyzer()
+    texts = [complaint(rng) for _ in range(pool)]
+    cut = [" ".join(analyzer.words(t)) for t in texts]
+    with db.engine.begin() as conn:
+        conn.execute(delete(AnalysisWord))
+        conn.execute(delete(AnalysisCase))
+        for label, start in MONTHS.items():
+            rows = []
+            for i in range(n):
+                at = start + timedelta(seconds=rng.randrange(30 * 86400))
+                k = rng.randrange(pool)
+                rows.append({"complaint_id": f"{label}-{i}", "number": f"JS-{label}-{i}",
+                             "title": None, "channel": "app",
+                             "category": rng.choice(CATEGORIES), "received_at": at,
+                             "month": month_of(at), "location": None, "place_key": None,
+                             "unit_id": rng.choice(UNITS), "unit_name": None,
+                             "status": "closed", "counted": True, "closed_at": None,
+                             "words": cut[k], "cluster_id": f"{label}-{i}", "repeat_of": None,
+                             "repeat_times": 0, "unrated": False})
+                if len(rows) == 5000:
+                    conn.execute(insert(AnalysisCase), rows)
+                    rows = []
+            if rows:
+                conn.execute(insert(AnalysisCase), rows)
+        # The postings of the month's last week: what a new case is linked against.
+        since = MONTHS["now"] + timedelta(days=23)
+        postings = []
+        for row in conn.execute(select(AnalysisCase.complaint_id, AnalysisCase.words,
+                                       AnalysisCase.received_at).where(
+                AnalysisCase.received_at >= since, AnalysisCase.complaint_id.like("now-%"))):
+            postings += [{"word": w, "complaint_id": row.complaint_id,
+                          "received_at": row.received_at} for w in set(row.words.split())]
+        for i in range(0, len(postings), 10000):
+            conn.execute(insert(AnalysisWord), postings[i:i + 10000])
+    with db.engine.begin() as conn:
+        if db.engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("ANALYZE analysis_cases")
+            conn.exec_driver_sql("ANALYZE analysis_words")
+
+
+def timed(what: str, call, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - started)
+    print(f"{what}: {best:.3f} s (best of {repeat})")
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default="postgresql+psycopg2://postgres@127.0.0.1:5432/"
+                                          "jiesu_ana_bench")
+    parser.add_argument("-n", type=int, default=42_000, help="cases per month")
+    parser.add_argument("-i", type=int, default=200, help="new cases ingested")
+    parser.add_argument("--pool", type=int, default=5000, help="distinct texts")
+    parser.add_argument("--seed", type=int, default=12)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    clock = ManualClock(datetime(2026, 12, 1, 2, 0, tzinfo=UTC))
+    upgrade("rating", args.url)
+    db = Database(args.url, clock)
+    print(f"{platform.python_implementation()} {platform.python_version()}, "
+          f"{db.engine.dialect.name}, {args.n} cases a month x 3 months")
+    started = time.perf_counter()
+    fill(db, args.n, rng, args.pool)
+    print(f"filled in {time.perf_counter() - started:.1f} s")
+    service = worker_factory(RatingService, db=db, rules=load_rules(),
+                             calendar=WorkingCalendar(), analysis_settings=AnalysisSettings(),
+                             analyzer=default_analyzer())
+    office = {"id": "u-office-1", "name": "李晓梅", "roles": ["office"], "unit": "office"}
+    month = {"from": "2026-11-01", "to": "2026-11-30"}
+    answer = service.analysis_hot_topics(office, month)
+    print(f"hot topics: {answer['documents']} documents, top "
+          f"{[k['keyword'] for k in answer['keywords'][:5]]}")
+    timed("hot topics for the month (target ≤ 2 s)",
+          lambda: service.analysis_hot_topics(office, month))
+    timed("hot topics for the month, one category",
+          lambda: service.analysis_hot_topics(office, dict(month, category="logistics")))
+    timed("seasonal view, 24 months", lambda: service.analysis_seasonal(office, {}))
+    timed("problems for the month", lambda: service.analysis_problems(office, month), 1)
+
+    at = NOV_2026 + timedelta(days=29)
+    durations = []
+    for i in range(args.i):
+        event = build_event("complaint_received", f"new-{i}", at + timedelta(seconds=i),
+                            number=f"JS-new-{i}", channel="app",
+                            category=rng.choice(CATEGORIES), content=complaint(rng),
+                            complainant={"id": "s1"})
+        started = time.perf_counter()
+        service.analysis_on_received(event)
+        durations.append(time.perf_counter() - started)
+    durations.sort()
+    print(f"a new case through the consumer (cut, post, link, repeat check), {args.i} cases: "
+          f"p50 {durations[len(durations) // 2] * 1000:.1f} ms, "
+          f"p95 {durations[int(len(durations) * 0.95)] * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
