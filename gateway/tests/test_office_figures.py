@@ -9,12 +9,10 @@ import io
 import openpyxl
 import pytest
 import requests
-from nameko.testing.services import replace_dependencies
 
-from gateway.service import GatewayService
-from gateway.tests.test_routes import SECRET, STUDENT, FakeService, bearer, error_of
+from gateway.tests import test_office_analysis
+from gateway.tests.test_routes import STUDENT, bearer, error_of
 from services.common.errors import Conflict, InvalidInput, NotFound
-from services.common.settings import Settings, nameko_config
 
 OFFICE = {"id": "u-office-1", "name": "李晓梅", "roles": ["office"], "unit": "office",
           "college": None}
@@ -41,25 +39,12 @@ CATEGORY_ROW = {"category": "logistics", "category_name": "后勤保障",
                 **{k: v for k, v in ROW.items()
                    if k not in ("unit_id", "unit_name", "unit_kind", "rank", "previous_rank",
                                 "rank_change")}}
+gateway = test_office_analysis.gateway   # the same fixture: a fake rating answering `answers`
 EXCLUSION = {"id": EXCLUSION_ID, "complaint_id": CASE_ID, "unit_id": "logistics",
              "status": "requested", "reason": "非本单位职责", "evidence": [SHA],
              "requested_by": HEAD["id"], "requested_by_name": HEAD["name"],
              "requested_at": "2026-11-20T02:00:00+00:00", "decided_by": None,
              "decided_by_name": None, "decided_at": None, "note": None}
-
-
-@pytest.fixture
-def gateway(container_factory, web_config, tmp_path):
-    def start(**answers):
-        settings = Settings(jwt_secret=SECRET, log_json=False,
-                            attachments_dir=str(tmp_path / "attachments"))
-        container = container_factory(GatewayService, nameko_config(
-            settings, WEB_SERVER_ADDRESS=web_config["WEB_SERVER_ADDRESS"]))
-        rating = FakeService(**answers)
-        replace_dependencies(container, intake=FakeService(), sla=FakeService(), rating=rating)
-        container.start()
-        return f"http://{web_config['WEB_SERVER_ADDRESS']}", rating
-    return start
 
 
 def test_the_assessment_passes_the_query_and_the_caller(gateway):
