@@ -13,132 +13,21 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import date
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 from werkzeug.wrappers import Response
 
 from gateway.http import HttpError, api, json_response
 from gateway.server import http
-from services.common.contracts import CATEGORIES
+from services.common.analysis_inputs import (AttachSchema, CampaignCreateSchema,
+                                             CampaignListQuerySchema, CampaignMilestoneSchema,
+                                             CloseSchema, DetachSchema, HotTopicsQuerySchema,
+                                             ProblemsQuerySchema, SeasonalQuerySchema)
 from services.common.errors import InvalidInput
-from services.common.fields import NOT_IN_A_LINE, NOT_IN_A_TEXT, Answer
 
 BASE = "/api/v1/staff"
-DATE_RANGE = validate.Range(min=date(1970, 1, 1), max=date(2099, 12, 31),
-                            error="日期须在 1970-01-01 至 2099-12-31 之间 (date out of range)")
-
-
-# ------------------------------------------------------------------ what a client sends
-# The same fields and rules as rating's commands (services/rating/analysis_schemas.py);
-# tests/test_public_schemas.py holds the two side by side.
-def _line(value: str) -> None:
-    if NOT_IN_A_LINE.search(value) or not value.strip():
-        raise ValidationError("须为不含控制字符的非空文字 (a line of text)")
-
-
-def _text(value: str) -> None:
-    if NOT_IN_A_TEXT.search(value) or not value.strip():
-        raise ValidationError("须为不含控制字符的非空文字 (text)")
-
-
-def Line(maximum: int, **kwargs):
-    return fields.String(validate=[validate.Length(min=1, max=maximum), _line], **kwargs)
-
-
-def Day(**kwargs):
-    return fields.Date(validate=DATE_RANGE, **kwargs)
-
-
-class _Closed(Schema):
-    class Meta:
-        unknown = RAISE
-
-
-def _ordered(data):
-    if data.get("start") and data.get("end") and data["start"] > data["end"]:
-        raise ValidationError({"to": ["to 不能早于 from (to is before from)"]})
-
-
-CATEGORY = validate.OneOf(list(CATEGORIES))
-
-
-class HotTopicsQuerySchema(_Closed):
-    start = Day(required=True, data_key="from", metadata={"example": "2026-11-01"})
-    end = Day(required=True, data_key="to", metadata={"example": "2026-11-30"})
-    category = fields.String(load_default=None, validate=CATEGORY)
-    unit = Line(64, load_default=None)
-    top = fields.Integer(load_default=None, validate=validate.Range(min=1, max=100))
-
-    @validates_schema
-    def _order(self, data, **kwargs):
-        _ordered(data)
-
-
-class ProblemsQuerySchema(_Closed):
-    start = Day(load_default=None, data_key="from")
-    end = Day(load_default=None, data_key="to")
-    category = fields.String(load_default=None, validate=CATEGORY)
-    unit = Line(64, load_default=None)
-
-    @validates_schema
-    def _order(self, data, **kwargs):
-        _ordered(data)
-
-
-class SeasonalQuerySchema(_Closed):
-    end = fields.String(load_default=None, validate=validate.Regexp(
-        r"^(19[7-9]\d|20\d\d)-(0[1-9]|1[0-2])$", error="end 须为 YYYY-MM (a month)"))
-    months = fields.Integer(load_default=None, validate=validate.Range(min=1, max=60))
-    category = fields.String(load_default=None, validate=CATEGORY)
-    unit = Line(64, load_default=None)
-
-
-class ScopeSchema(_Closed):
-    categories = fields.List(fields.String(validate=CATEGORY), load_default=list,
-                             validate=validate.Length(max=len(CATEGORIES)))
-    keywords = fields.List(Line(20), load_default=list, validate=validate.Length(max=20))
-    units = fields.List(Line(64), load_default=list, validate=validate.Length(max=50))
-    start = Day(load_default=None, allow_none=True, data_key="from")
-    end = Day(load_default=None, allow_none=True, data_key="to")
-
-    @validates_schema
-    def _order(self, data, **kwargs):
-        _ordered(data)
-
-
-class CampaignCreateSchema(_Closed):
-    name = Line(100, required=True)
-    scope = fields.Nested(ScopeSchema, required=True)
-    lead_unit = Line(64, required=True)
-    target_date = Day(required=True)
-
-
-class CampaignListQuerySchema(_Closed):
-    status = fields.String(load_default=None, validate=validate.OneOf(["open", "closed"]))
-
-
-class AttachSchema(_Closed):
-    complaint_ids = fields.List(Line(36), required=True, validate=validate.Length(min=1, max=200))
-    note = fields.String(load_default=None, allow_none=True,
-                         validate=[validate.Length(min=1, max=500), _text])
-
-
-class DetachSchema(_Closed):
-    note = fields.String(load_default=None, allow_none=True,
-                         validate=[validate.Length(min=1, max=500), _text])
-
-
-class CampaignMilestoneSchema(_Closed):
-    title = Line(100, required=True)
-    note = fields.String(load_default=None, allow_none=True,
-                         validate=[validate.Length(min=1, max=2000), _text])
-    due_date = Day(load_default=None, allow_none=True)
-    done = Answer(load_default=False)
-
-
-class CloseSchema(_Closed):
-    conclusion = fields.String(required=True, validate=[validate.Length(min=1, max=5000), _text])
+# What a client sends is checked with services/common/analysis_inputs.py's schemas, the ones
+# rating loads its commands with.
 
 
 # ------------------------------------------------------------------ what it gets back

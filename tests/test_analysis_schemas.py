@@ -1,56 +1,18 @@
-"""The 分析研判 and 专项治理 public schemas (gateway/office_analysis.py) and rating's
-(services/rating/analysis_schemas.py) agree, and what rating really answers matches the
-document: as tests/test_public_schemas.py does for the other routes."""
+"""What rating really answers on the 分析研判 and 专项治理 routes matches the OpenAPI document
+(gateway/office_analysis.py), as tests/test_public_schemas.py checks for the other routes.
+The requests need no such check: the gateway and rating validate them with the same schemas
+(services/common/analysis_inputs.py)."""
 from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
-from gateway import office_analysis as public
 from gateway.openapi import openapi_document
 from gateway.tests.test_openapi import conforms
-from services.rating import analysis_schemas as rating
 from services.rating.tests.test_analysis_service import (  # noqa: F401 (fixtures)
-    ACADEMIC, HEAD, HOT_WATER, NOV, OFFICE, OTHERS, Cases, cases, clock, db, service)
-
-REQUESTS = [
-    (public.HotTopicsQuerySchema, rating.HotTopicsQuerySchema),
-    (public.ProblemsQuerySchema, rating.ProblemsQuerySchema),
-    (public.SeasonalQuerySchema, rating.SeasonalQuerySchema),
-    (public.ScopeSchema, rating.ScopeSchema),
-    (public.CampaignCreateSchema, rating.CampaignCreateSchema),
-    (public.CampaignListQuerySchema, rating.CampaignListQuerySchema),
-    (public.AttachSchema, rating.AttachSchema),
-    (public.DetachSchema, rating.DetachSchema),
-    (public.CampaignMilestoneSchema, rating.MilestoneSchema),
-    (public.CloseSchema, rating.CloseSchema),
-]
+    ACADEMIC, HEAD, NOV, OFFICE, OTHERS, cases, clock, db, service)
 
 
-def _validator(v) -> str:
-    # A function validator by name (its repr holds its address); a class by its repr.
-    return getattr(v, "__name__", None) or repr(v)
-
-
-def _rules(schema) -> dict:
-    def rule(field):
-        inner = getattr(field, "inner", None)
-        return (type(field).__name__, field.data_key, field.required, field.allow_none,
-                repr(field.load_default), [_validator(v) for v in field.validators],
-                (type(inner).__name__, [_validator(v) for v in inner.validators])
-                if inner is not None else None,
-                sorted(_rules(field.nested).items()) if hasattr(field, "nested") else None)
-    return {"unknown": schema().unknown,
-            **{name: rule(field) for name, field in schema().fields.items()}}
-
-
-@pytest.mark.parametrize("ours, theirs", REQUESTS, ids=lambda s: s.__name__)
-def test_a_public_query_or_body_has_the_rules_rating_loads_it_with(ours, theirs):
-    assert _rules(ours) == _rules(theirs)
-
-
-def test_what_rating_answers_matches_the_document(service, cases):
+def test_what_rating_answers_matches_the_document(service, cases):  # noqa: F811
     doc = openapi_document()
     staff = "/api/v1/staff"
     place = "学生公寓3号楼"

@@ -38,11 +38,10 @@ from services.common.providers import Built, consumes
 from services.rating import analysis, campaigns
 from services.rating.analysis_models import (AnalysisCase, AnalysisWord, Campaign,
                                              CampaignCase, CampaignMilestone)
-from services.rating.analysis_schemas import (AttachSchema, CampaignCreateSchema,
-                                              CampaignListQuerySchema, CloseSchema,
-                                              DetachSchema, HotTopicsQuerySchema,
-                                              MilestoneSchema, ProblemsQuerySchema,
-                                              SeasonalQuerySchema)
+from services.common.analysis_inputs import (AttachSchema, CampaignCreateSchema,
+                                             CampaignListQuerySchema, CampaignMilestoneSchema,
+                                             CloseSchema, DetachSchema, HotTopicsQuerySchema,
+                                             ProblemsQuerySchema, SeasonalQuerySchema)
 
 EXPECTED = (InvalidInput, NotFound, Conflict)
 NOT_COUNTED = (Status.SCREENED_OUT, Status.MERGED)
@@ -385,7 +384,7 @@ class AnalysisEntrypoints:
         """A step of the campaign (planned with a due date, or done): the office or the
         lead unit's head."""
         viewer = _staff(load_viewer(caller))
-        body = load_input(MilestoneSchema(), body)
+        body = load_input(CampaignMilestoneSchema(), body)
         with self.db.unit_of_work() as uow:
             campaign = _campaign(uow.session, campaign_id, viewer, lock=True)
             if not (viewer.has("office") or (viewer.has("head")

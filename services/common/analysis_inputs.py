@@ -1,5 +1,6 @@
-"""What crosses the wire to and from rating's 分析研判 and 专项治理 (issue 12 §5). The gateway's
-public twins are in gateway/office_analysis.py."""
+"""What a client sends to 分析研判 and 专项治理 (issue 12 §5): one set of schemas for both sides,
+the gateway's check of the public request (gateway/office_analysis.py) and rating's load of its
+command (services/rating/analysis_entrypoints.py), so the two cannot drift apart."""
 from __future__ import annotations
 
 import re
@@ -49,8 +50,8 @@ def _ordered(data, start="start", end="end", start_key="from", end_key="to"):
 
 
 class HotTopicsQuerySchema(_Strict):
-    start = Day(required=True, data_key="from")
-    end = Day(required=True, data_key="to")
+    start = Day(required=True, data_key="from", metadata={"example": "2026-11-01"})
+    end = Day(required=True, data_key="to", metadata={"example": "2026-11-30"})
     category = fields.String(load_default=None, validate=validate.OneOf(list(CATEGORIES)))
     unit = Line(64, load_default=None)
     top = fields.Integer(load_default=None, validate=validate.Range(min=1, max=100))
@@ -115,7 +116,7 @@ class DetachSchema(_Strict):
                          validate=[validate.Length(min=1, max=500), _text])
 
 
-class MilestoneSchema(_Strict):
+class CampaignMilestoneSchema(_Strict):
     title = Line(100, required=True)
     note = fields.String(load_default=None, allow_none=True,
                          validate=[validate.Length(min=1, max=2000), _text])
