@@ -232,7 +232,7 @@ OPERATIONS: list[tuple] = [
      "months (office, leaders; a unit's staff: their unit)", None,
      (200, SeasonalSchema, False), ["staff", "analysis"]),
     ("get", BASE + "/analysis/seasonal.png", "The seasonal view as a heat map (PNG)", None,
-     (200, "media", False), ["staff", "analysis"]),
+     (200, "png", False), ["staff", "analysis"]),
     ("get", BASE + "/analysis/problems", "共性问题 (clusters of ≥ N similar cases within M "
      "days) and 反复发生 (repeats of a closed case at the same place), for follow-up; default "
      "period: the last 30 days", None, (200, ProblemsSchema, False), ["staff", "analysis"]),
