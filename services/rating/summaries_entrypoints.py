@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.common.errors import Conflict, InvalidInput, NotFound, load_input, load_viewer
-from services.rating import charts, summaries
+from services.rating import charts, figures, summaries
 from services.rating.summaries_models import Summary, SummaryChart
 from services.rating.summaries_sources import FactSources
 
@@ -141,7 +141,9 @@ class SummariesEntrypoints:
     def _sources(self, session):
         if self.summary_sources is not None:
             return self.summary_sources(session)
-        return FactSources(session, self.rules, self.calendar)
+        return FactSources(session, self.rules, self.calendar, assessment_view=lambda label:
+                           figures.assessment_view(session, self.rules, self.org_units, label,
+                                                   "assessment"))
 
     def make_summary(self, period, trigger: str, by: str) -> tuple[Summary, bool]:
         """The period's summary and whether this call made it (module doc: exactly once)."""

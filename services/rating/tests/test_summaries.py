@@ -297,3 +297,22 @@ def test_the_content_from_case_facts(db, calendar):
     assert [(r["unit_id"], r["rated"], r["score"]) for r in rows] == [("logistics", 1, 100.0)]
     markdown = summaries.render_markdown(content)
     assert "### 预警:已超期 1 件" in markdown and "JS-3" in markdown
+
+
+def test_a_month_s_figures_are_the_assessment_s_own_view(db, calendar):
+    """For a month the 三率 come from the figures' assessment view of the same label (here on
+    empty roll-ups: every unit of the directory listed, none ranked)."""
+    from services.rating import figures
+    units = figures.load_units(Settings().resolve_path(Settings().org_directory))
+    month = summary_period("monthly", "2026-10")
+    with db.session() as session:
+        sources = FactSources(session, load_rules(), calendar, assessment_view=lambda label:
+                              figures.assessment_view(session, load_rules(), units, label,
+                                                      "assessment"))
+        content = summaries.build_content(month, sources.gather(month, local(2026, 11, 2, 9)))
+    part = content["assessment"]
+    assert (part["period"], part["basis"], part["frozen"]) == ("2026-10", "assessment", False)
+    names = {row["unit_name"] for rows in part["groups"].values() for row in rows}
+    assert "后勤管理处" in names
+    assert all(row["rank"] is None for rows in part["groups"].values() for row in rows)
+    assert part["red"] == {kind: [] for kind in part["groups"]}
