@@ -95,6 +95,7 @@ RESPONSE_SCHEMAS: dict = {   # component name: (schema, keys not in every answer
     "SummaryChartRef": (SummaryChartRefSchema, set()),
 }
 EXAMPLES: dict = {("post", PATH): {"kind": "weekly", "period": "2026-W48"}}
+ALSO_OK: dict = {("post", PATH): (200,)}   # the period's summary existed: created false
 QUERIES: dict = {("get", PATH): SummaryListQuerySchema}
 PATH_PARAMETERS: tuple = ("summary_id", "chart")
 

@@ -318,6 +318,9 @@ PATH_PARAMETERS = ("complaint_id", "unit_id", "sha256", "extension_id", "milesto
                    "request_id", "fmt", "call_id")
 QUERIES = {("get", "/api/v1/staff/cases"): schemas.CaseListQuerySchema,
            ("get", "/api/v1/staff/hotline/calls"): schemas.CallListQuerySchema}
+# Operations with a second success status: (method, path) -> statuses (the summaries' POST
+# answers 200 when the period's summary existed already).
+ALSO_OK: dict = dict(office_summaries.ALSO_OK)
 # The office's routes (issue 12) list their operations beside their handlers.
 for _office in (office_figures, office_summaries, office_analysis):
     OPERATIONS += _office.OPERATIONS
@@ -486,6 +489,8 @@ def _operation(method, path, summary, body, success, tags) -> dict:
         ok = _content(response, many)
         errors = _error_responses(_statuses(method, path, body))
     operation["responses"] = {str(status): {"description": "OK", "content": ok}, **errors}
+    for also in ALSO_OK.get((method, path), ()):
+        operation["responses"][str(also)] = {"description": "OK", "content": ok}
     if (method, path) in LOCATED:
         operation["responses"][str(status)]["headers"] = {"Location": HEADERS["Location"]}
     params = _parameters(method, path)
