@@ -255,6 +255,12 @@ OPERATIONS = [
     ("get", "/healthz", "Liveness", None, (200, schemas.HealthSchema, False), ["operations"]),
     ("get", "/api/v1/openapi.json", "This document", None, (200, "document", False),
      ["reference"]),
+    ("get", "/r/{token}", "The 回访 page a reply's SMS links to (the signed token is the "
+     "credential): a form with 是否联系, 是否解决, 满意度 and a comment (HTML)", None,
+     (200, "html", False), ["rating page"]),
+    ("post", "/r/{token}", "Rate through the SMS 回访 page (form-encoded; contacted and solved "
+     "1 or 0); answers an HTML page", schemas.RatingPageFormSchema, (200, "html", False),
+     ["rating page"]),
 ]
 
 # One example request per operation with a body (a test loads each through its schema).
@@ -301,7 +307,7 @@ EXAMPLES.update({("post", ACTION_PREFIX + action): body
                  for action, body in ACTION_EXAMPLES.items()})
 
 PUBLIC = {"/api/v1/categories", "/api/v1/grades", "/healthz", "/api/v1/openapi.json",
-          "/wechat",
+          "/wechat", "/r/{token}",
           "/open311/v2/services.{fmt}", "/open311/v2/services/{code}.{fmt}"}
 # Where the abuse limits count (gateway/limits.py): the filings and the uploads.
 RATE_LIMITED = {("post", "/api/v1/complaints"), ("post", "/api/v1/staff/reports"),
@@ -315,7 +321,7 @@ LOCATED = {("post", "/api/v1/complaints"), ("post", "/api/v1/complaints/{complai
 # Request schemas whose boolean must be true: false is refused (R3's pledges).
 MUST_BE_TRUE = {"AppFiling": "pledge", "OperatorFiling": "pledge_read"}
 PATH_PARAMETERS = ("complaint_id", "unit_id", "sha256", "extension_id", "milestone_id", "code",
-                   "request_id", "fmt", "call_id")
+                   "request_id", "fmt", "call_id", "token")
 QUERIES = {("get", "/api/v1/staff/cases"): schemas.CaseListQuerySchema,
            ("get", "/api/v1/staff/hotline/calls"): schemas.CallListQuerySchema}
 # Operations with a second success status: (method, path) -> statuses (the summaries' POST
@@ -400,6 +406,8 @@ def _content(schema, many=False) -> dict:
         return {"image/png": {"schema": {"type": "string", "format": "binary"}}}
     if schema == "document":
         return {"application/json": {"schema": {"type": "object"}}}
+    if schema == "html":
+        return {"text/html": {"schema": {"type": "string"}}}
     ref = _ref(schema)
     return {"application/json": {"schema": {"type": "array", "items": ref} if many else ref}}
 
@@ -458,6 +466,27 @@ def _wechat_errors(method: str) -> dict:
     return errors
 
 
+def _rating_page_errors(method: str) -> dict:
+    """The SMS 回访 page answers its refusals as pages; what the server itself refuses (a
+    body too large or too slow) and the unexpected are the one error shape."""
+    html, json_error = _content("html"), _content(ErrorSchema)
+    pages = {"404": "no such link, or no such case", "409": "the case does not await its "
+             "rating (rated already, or closed)", "410": "the link has expired",
+             "503": "a service did not answer; try again later"}
+    errors = {status: {"description": text, "content": html} for status, text in pages.items()}
+    if method == "post":
+        errors.update({"400": {"description": "an answer missing or not one of the choices "
+                                              "(the form again, with why)", "content": html},
+                       "415": {"description": "not a form", "content": html},
+                       "408": {"description": "the request did not arrive in time",
+                               "content": json_error},
+                       "413": {"description": "the body is larger than the limit",
+                               "content": json_error}})
+    else:
+        errors["400"] = {"description": "malformed request", "content": json_error}
+    return dict(sorted(errors.items()))
+
+
 def _parameters(method: str, path: str) -> list[dict]:
     params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
               for name in PATH_PARAMETERS if "{" + name + "}" in path]
@@ -485,6 +514,8 @@ def _operation(method, path, summary, body, success, tags) -> dict:
         errors = _open311_errors(method)
     elif path == "/wechat":
         ok, errors = _content(response), _wechat_errors(method)
+    elif path.startswith("/r/"):
+        ok, errors = _content(response), _rating_page_errors(method)
     else:
         ok = _content(response, many)
         errors = _error_responses(_statuses(method, path, body))
@@ -497,7 +528,7 @@ def _operation(method, path, summary, body, success, tags) -> dict:
     if params:
         operation["parameters"] = params
     if body is not None:
-        if path.startswith("/open311/"):
+        if path.startswith(("/open311/", "/r/")):
             content = {"application/x-www-form-urlencoded": {"schema": _ref(body)}}
         else:
             content = _content(body)

@@ -169,6 +169,15 @@ class CallbackSchema(RateSchema):
     called_at = Moment(load_default=None, allow_none=True)
 
 
+class RatingPageFormSchema(_Closed):
+    """The SMS 回访 page's form (gateway/rating_page.py), form-encoded: 1 is 是, 0 is 否."""
+    contacted = fields.String(required=True, validate=validate.OneOf(["1", "0"]))
+    solved = fields.String(required=True, validate=validate.OneOf(["1", "0"]))
+    level = fields.String(required=True, validate=validate.OneOf(
+        list(RATING_LEVELS), error=RATING_LEVEL_ERROR))
+    comment = fields.String(load_default=None, allow_none=True, validate=length(COMMENT_MAX))
+
+
 class ExtensionRequestSchema(_Closed):
     reason = fields.String(required=True, validate=length(EXTENSION_REASON))
     new_due_at = Moment(required=True)

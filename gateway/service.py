@@ -10,7 +10,7 @@ import uuid
 import eventlet
 from werkzeug.wrappers import Response
 
-from gateway import hotline, open311, pledges, schemas, wechat
+from gateway import hotline, open311, pledges, rating_page, schemas, wechat
 from gateway.office_analysis import AnalysisRoutes
 from gateway.office_figures import FiguresRoutes
 from gateway.office_summaries import SummaryRoutes
@@ -24,7 +24,8 @@ from gateway.openapi import openapi_document
 from gateway.server import http
 from gateway.sessions import PENDING, redis_client
 from services.common.access import open311_app_identity, wechat_identity
-from services.common.bus import rpc_proxy
+from services.common import rating_link
+from services.common.bus import RpcTimeout, rpc_proxy
 from services.common.contracts import CATEGORIES, GRADES
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.health import alive
@@ -525,6 +526,61 @@ class GatewayService(FiguresRoutes, SummaryRoutes, AnalysisRoutes):
         """The H5 page where the case is followed (`wechat_case_link`), as a tappable link."""
         base = self.settings.wechat_case_link.rstrip("/")
         return f'\n<a href="{base}/{case["id"]}">查看办理进度</a>' if base else ""
+
+    # ------------------------------------------------------------ the SMS 回访 page
+    @http("GET", "/r/<string:token>")
+    @api
+    def rating_page(self, request, token):
+        """The page a reply's SMS links to: the three questions for the case the token names
+        (services/common/rating_link.py), or why there is nothing to rate."""
+        found = self._rating_case(token)
+        if not isinstance(found, tuple):
+            return found
+        case, _ = found
+        return rating_page.form(case)
+
+    @http("POST", "/r/<string:token>")
+    @api
+    def rating_page_post(self, request, token):
+        found = self._rating_case(token)
+        if not isinstance(found, tuple):
+            return found
+        case, rater = found
+        if request.content_length and request.mimetype != "application/x-www-form-urlencoded":
+            return rating_page.notice(*rating_page.NOT_A_FORM)
+        fields = {name: request.form[name] for name in request.form}
+        answers, error = rating_page.rating_of(fields)
+        if answers is None:
+            return rating_page.form(case, error, fields, status=400)
+        try:
+            rated = self.rating.rate(case["id"], rater, answers)
+        except (Conflict, NotFound):
+            return rating_page.notice(*rating_page.NOT_OPEN)
+        except InvalidInput as refused:
+            return rating_page.form(case, refused.message, fields, status=400)
+        except RpcTimeout:
+            return rating_page.notice(*rating_page.BUSY)
+        return rating_page.thanks(rated, case["number"])
+
+    def _rating_case(self, token):
+        """(the case as its complainant reads it, them as a caller), or the page that says
+        why not: no such link (404), expired (410), not awaiting a rating (409)."""
+        secret = self.settings.rating_link_secret
+        try:
+            complaint_id, complainant_id = rating_link.verify(secret, token, time.time())
+        except rating_link.BadToken as bad:
+            return rating_page.notice(*(rating_page.EXPIRED if bad.reason == "expired"
+                                        else rating_page.INVALID))
+        rater = {"id": complainant_id, "name": None, "roles": ["complainant"]}
+        try:
+            case = self.intake.get_complaint(complaint_id, rater)
+        except NotFound:
+            return rating_page.notice(*rating_page.NOT_FOUND)
+        except RpcTimeout:
+            return rating_page.notice(*rating_page.BUSY)
+        if case["status"] != "replied":
+            return rating_page.notice(*rating_page.NOT_OPEN)
+        return case, rater
 
     # ------------------------------------------------------------ Open311 GeoReport v2
     def _open311_app(self, request) -> str:

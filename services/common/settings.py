@@ -132,6 +132,10 @@ class Settings:
     # Where staff reach the gateway (https://jiesu.example.edu.cn): the work-group post links
     # the summary's page and xlsx under it; "" = links as paths (/api/v1/staff/summaries/…).
     public_base_url: str = ""
+    # 回访 by SMS (issue 12): the reply's SMS links {public_base_url}/r/<token>, a page of the
+    # gateway; notify signs the token with this secret, the gateway checks it
+    # (services/common/rating_link.py). Empty (or no public_base_url): no link.
+    rating_link_secret: str = ""
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9100
     log_level: str = "INFO"
@@ -213,7 +217,7 @@ class Settings:
 SECRETS = frozenset({
     "amqp_uri", "database_url", "jwt_secret", "caller_pseudonym_key", "wechat_token",
     "wechat_aes_key", "wechat_app_secret", "hotline_webhook_secrets", "open311_api_keys",
-    "sms_secret", "workgroup_webhook_url", "workgroup_webhook_secret"})
+    "sms_secret", "workgroup_webhook_url", "workgroup_webhook_secret", "rating_link_secret"})
 
 # What every process reads: the broker, its workers, its ops endpoints, its logs.
 _EVERY_PROCESS = ("amqp_uri", "amqp_vhost", "max_workers", "metrics_host", "metrics_port",
@@ -238,7 +242,7 @@ USED_BY: dict[str, frozenset[str]] = {process: frozenset(names) for process, nam
         "notify_sender", "notify_resend_after_seconds", "wechat_app_id", "wechat_app_secret",
         "wechat_api_base", "wechat_template_id", "wechat_case_link", "sms_base_url",
         "sms_account", "sms_secret", "workgroup_webhook_url", "workgroup_webhook_kind",
-        "workgroup_webhook_secret", "public_base_url"),
+        "workgroup_webhook_secret", "public_base_url", "rating_link_secret"),
     "rating": _EVERY_PROCESS + _DATABASE + _CALENDAR + ("org_directory",),
     "gateway": _EVERY_PROCESS + (
         "gateway_host", "gateway_port", "gateway_max_workers", "gateway_state_url",
@@ -247,7 +251,8 @@ USED_BY: dict[str, frozenset[str]] = {process: frozenset(names) for process, nam
         "max_photo_bytes", "max_voice_bytes", "max_attachments", "max_body_bytes",
         "request_read_timeout_seconds", "rate_limit_identity_per_minute",
         "rate_limit_ip_per_minute", "wechat_token", "wechat_aes_key", "wechat_app_id",
-        "wechat_case_link", "open311_api_keys", "hotline_webhook_secrets"),
+        "wechat_case_link", "open311_api_keys", "hotline_webhook_secrets",
+        "rating_link_secret"),
     "migrate": ("database_url", "data_dir"),
 }.items()}
 

@@ -120,8 +120,9 @@ _ON_TRANSITION = {
 }
 
 
-def transition_messages(event: dict) -> list[Message]:
-    """Who hears of a step of the lifecycle, and what they are told."""
+def transition_messages(event: dict, rating_link=None) -> list[Message]:
+    """Who hears of a step of the lifecycle, and what they are told. `rating_link(person id)`:
+    the 回访 page's address for them, given in the reply's SMS (they have no app to rate in)."""
     to_complainants, to_office = _ON_TRANSITION.get(event["action"], (None, None))
     values = {"number": event["number"], "note": event.get("note") or "",
               "reply": event.get("note") or "",
@@ -129,10 +130,13 @@ def transition_messages(event: dict) -> list[Message]:
               "category_label": CATEGORIES[event["category"]]}
     messages = []
     if to_complainants:
-        messages += [Message("complainant", person["id"], person.get("name"),
-                             reply_channel(person["id"], event.get("channel")),
-                             to_complainants, render(to_complainants, **values))
-                     for person in event["complainants"]]
+        for person in event["complainants"]:
+            channel = reply_channel(person["id"], event.get("channel"))
+            text = render(to_complainants, **values)
+            link = rating_link(person["id"]) if rating_link and channel == "sms" \
+                and to_complainants == "complaint_replied" else None
+            messages.append(Message("complainant", person["id"], person.get("name"), channel,
+                                    to_complainants, f"{text}评价请点 {link}" if link else text))
     if to_office:
         messages.append(Message("office", OFFICE[0], OFFICE[1], "app", to_office,
                                 render(to_office, **values)))

@@ -15,6 +15,7 @@ from services.common import metrics
 from services.common.health import HealthMixin
 from services.common.logs import LogContext
 from services.common.providers import Built, consumes
+from services.common.rating_link import rating_url
 from services.common.settings import SettingsProvider
 from services.notify import domain
 from services.notify.models import CaseContact, Notification, WorkgroupPost
@@ -95,7 +96,8 @@ class NotifyService(HealthMixin):
     @consumes("intake", "complaint_transitioned",
               only_if=lambda event: bool(domain.transition_messages(event)))
     def on_complaint_transitioned(self, event, uow):
-        return self._record(uow, event, domain.transition_messages(event))
+        return self._record(uow, event, domain.transition_messages(event, lambda person: (
+            rating_url(self.settings, event["complaint_id"], person, event["occurred_at"]))))
 
     @sent_after_commit
     @consumes("routing", "supervisor_assigned")

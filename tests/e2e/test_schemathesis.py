@@ -40,6 +40,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance,
                                                response_schema_conformance,
                                                status_code_conformance)
 
+from services.common.rating_link import sign
 from services.common.signing import hmac_signature
 from tests.conftest import token_for, wait_until
 from tests.e2e.test_lifecycle import JPEG, PEOPLE as LIFECYCLE_PEOPLE
@@ -52,6 +53,7 @@ POSITIVE, NEGATIVE = 30, 10         # generated examples per operation (about 40
 SWEEP = 12                          # real path values per operation, each by every caller
 CTI_SECRET = "cti-secret-for-schemathesis"
 OPEN311_KEY = "open311-key-for-schemathesis"
+RATING_LINK_SECRET = "rating-link-secret-for-schemathesis"
 
 # The people of the lifecycle tests (config/org.yaml's logistics unit, the office, a leader),
 # and nobody.
@@ -171,6 +173,12 @@ def _build_world(url: str) -> World:
     world.values["unit_id"] += ["logistics", "security", "office"]
     world.values["fmt"] += ["json", "xml"]
     world.values["code"] += ["logistics"]
+    # the SMS 回访 page: a live link to the replied case, an expired one, and a forged one
+    student = PEOPLE["student"]["sub"]
+    world.values["token"] += [
+        sign(RATING_LINK_SECRET, replied, student, int(time.time()) + 3600),
+        sign(RATING_LINK_SECRET, replied, student, int(time.time()) - 1),
+        sign("forged", replied, student, int(time.time()) + 3600)]
     return world
 
 
@@ -179,7 +187,8 @@ def system(start_system, databases):
     return start_system(databases, layout=[["intake", "routing", "sla", "notify", "rating",
                                             "gateway"]],
                         JIESU_HOTLINE_WEBHOOK_SECRETS=json.dumps([CTI_SECRET]),
-                        JIESU_OPEN311_API_KEYS=json.dumps([f"schemathesis:{OPEN311_KEY}"]))
+                        JIESU_OPEN311_API_KEYS=json.dumps([f"schemathesis:{OPEN311_KEY}"]),
+                        JIESU_RATING_LINK_SECRET=RATING_LINK_SECRET)
 
 
 class Finding:
