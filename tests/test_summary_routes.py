@@ -13,7 +13,8 @@ import openpyxl
 import pytest
 import requests
 
-from gateway.tests.test_routes import FakeService, bearer, error_of, gateway  # noqa: F401
+from gateway.tests import test_routes
+from gateway.tests.test_routes import FakeService, bearer, error_of
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.rating import summaries
 from services.rating.summaries import SummaryInputs, summary_period
@@ -26,6 +27,7 @@ HEAD = {"id": "u-hqc-head", "name": "郑国强", "roles": ["head"], "unit": "log
 STUDENT = {"id": "s2023001", "name": "张三", "roles": ["complainant"], "unit": None,
            "college": None}
 PHONE = re.compile(r"1[3-9]\d{9}")
+gateway = test_routes.gateway   # the gateway with rating faked (a fixture)
 
 
 def unit_row(unit_id, name, kind, rated, score, rank, rates):

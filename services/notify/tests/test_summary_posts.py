@@ -19,8 +19,11 @@ from services.common.testing import InMemoryDatabase
 from services.notify.models import Notification, WorkgroupPost, metadata
 from services.notify.senders import ChannelSenders
 from services.notify.service import NotifyService
+from services.notify.tests import test_workgroup as robots
+from services.notify.tests.test_workgroup import PNG
+
 # The fake robots (local HTTP servers that check what WeCom and DingTalk check).
-from services.notify.tests.test_workgroup import PNG, dingtalk, wecom  # noqa: F401
+wecom, dingtalk = robots.wecom, robots.dingtalk
 
 NOW = datetime(2026, 11, 30, 0, 30, tzinfo=timezone.utc)
 SUMMARY_ID = "7a1c2a9e-3f4b-4c6d-8e7f-0a1b2c3d4e5f"
