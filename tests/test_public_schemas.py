@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from nameko.testing.services import worker_factory
 
+from gateway import office_summaries
 from gateway import schemas as public
 from gateway.openapi import ACTION_PREFIX, openapi_document
 from gateway.tests.test_openapi import conforms
@@ -22,6 +23,7 @@ from services.common.settings import Settings
 from services.common.testing import InMemoryDatabase
 from services.intake import schemas as intake
 from services.rating import schemas as rating
+from services.rating import summaries_entrypoints
 from services.sla import schemas as sla
 
 # (the gateway's, the service's)
@@ -38,6 +40,8 @@ REQUESTS = [
     (public.MilestoneSchema, sla.MilestoneSchema),
     (public.TimetableSchema, sla.TimetableSchema),
     (public.MilestoneUpdateSchema, sla.MilestoneUpdateSchema),
+    (office_summaries.GenerateSummarySchema, summaries_entrypoints.GenerateSchema),
+    (office_summaries.SummaryListQuerySchema, summaries_entrypoints.ListSchema),
 ]
 # (the gateway's, the service's, the keys the service adds to what its schema dumps:
 # services/intake/service.py get_complaint and _with_time_left, services/sla get_deadlines)
