@@ -173,6 +173,10 @@ def _build_world(url: str) -> World:
     world.values["unit_id"] += ["logistics", "security", "office"]
     world.values["fmt"] += ["json", "xml"]
     world.values["code"] += ["logistics"]
+    # A summary (issue 12 §3) of a finished week, and the names of a summary's charts.
+    world.values["summary_id"].append(world.post(
+        "office", "/api/v1/staff/summaries", {"kind": "weekly", "period": "2026-W01"})["id"])
+    world.values["chart"] += ["rates", "received"]
     # the SMS 回访 page: a live link to the replied case, an expired one, and a forged one
     student = PEOPLE["student"]["sub"]
     world.values["token"] += [
