@@ -35,7 +35,7 @@ from services.common.config_files import read_yaml
 from services.common.contracts import CATEGORIES, Status
 from services.common.errors import Conflict, InvalidInput, NotFound, load_input, load_viewer
 from services.common.providers import Built, consumes
-from services.rating import analysis, campaigns
+from services.rating import analysis, analysis_reads, campaigns
 from services.rating.analysis_models import (AnalysisCase, AnalysisWord, Campaign,
                                              CampaignCase, CampaignMilestone)
 from services.common.analysis_inputs import (AttachSchema, CampaignCreateSchema,
@@ -69,13 +69,6 @@ def _words_text(words) -> str:
 
 def _local_date(moment: datetime) -> date:
     return moment.astimezone(campaigns.TZ).date()
-
-
-def _last_year(day: date) -> date:
-    try:
-        return day.replace(year=day.year - 1)
-    except ValueError:      # 29 February
-        return day.replace(year=day.year - 1, day=28)
 
 
 class AnalysisEntrypoints:
@@ -170,24 +163,17 @@ class AnalysisEntrypoints:
         settings = self.analysis_settings
         _check_length(query["start"], query["end"], settings)
         first, last = query["start"], query["end"]
-        days = (last - first).days + 1
-        prev_first, prev_last = first - timedelta(days=days), first - timedelta(days=1)
-        ly_first, ly_last = _last_year(first), _last_year(last)
         with self.db.unit_of_work() as uow:
-            def period(a, b, **kwargs):
-                return _stored_words(uow.session, a, b, query["category"], unit, **kwargs)
-            topics = analysis.hot_topics_of_words(
-                period(first, last, with_origin=True), period(prev_first, prev_last),
-                period(ly_first, ly_last), top=query["top"] or settings.hot_topics_top)
+            bounds, topics = analysis_reads.hot_topics_between(
+                uow.session, first, last, category=query["category"], unit=unit,
+                top=query["top"] or settings.hot_topics_top)
         answer = topics.as_dict()
         for keyword in answer["keywords"]:
             keyword["by_category"] = [{"category": c, "count": n}
                                       for c, n in keyword["by_category"].items()]
             keyword["by_unit"] = [{"unit_id": u, "count": n}
                                   for u, n in keyword["by_unit"].items()]
-        return {"from": first.isoformat(), "to": last.isoformat(),
-                "previous": {"from": prev_first.isoformat(), "to": prev_last.isoformat()},
-                "last_year": {"from": ly_first.isoformat(), "to": ly_last.isoformat()},
+        return {"from": first.isoformat(), "to": last.isoformat(), **bounds,
                 "category": query["category"], "unit": unit, **answer}
 
     @rpc(expected_exceptions=EXPECTED)
@@ -530,26 +516,6 @@ def _flag_repeat(session, case: AnalysisCase, words, settings) -> None:
 
 
 # ================================================================== reading
-def _stored_words(session, first: date, last: date, category, unit, *, with_origin=False):
-    """The stored words of the cases received in [first, last] (local dates): (words,
-    category, unit_id) each with `with_origin`, else the words alone. Read through Core, not
-    the ORM: a month is 42 000 rows and the ORM's per-row cost would be most of the time."""
-    start, end = campaigns.day_bounds(first, last)
-    table = AnalysisCase.__table__
-    columns = (table.c.words, table.c.category, table.c.unit_id) if with_origin \
-        else (table.c.words,)
-    statement = select(*columns).where(table.c.counted.is_(True),
-                                       table.c.received_at >= start, table.c.received_at < end)
-    if category:
-        statement = statement.where(table.c.category == category)
-    if unit:
-        statement = statement.where(table.c.unit_id == unit)
-    rows = session.connection().execute(statement)
-    if with_origin:
-        return [(words.split(), c, u) for words, c, u in rows]
-    return [words.split() for (words,) in rows]
-
-
 def _case_row(case: AnalysisCase) -> dict:
     return {"complaint_id": case.complaint_id, "number": case.number, "title": case.title,
             "category": case.category, "unit_id": case.unit_id, "unit_name": case.unit_name,

@@ -7,6 +7,8 @@ Read by the figures' entrypoints and by the summaries and analysis (issue 12 §3
 """
 from __future__ import annotations
 
+import dataclasses
+
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -182,7 +184,12 @@ _FIGURE_KEYS = ("rated", "contacted", "solved", "satisfied", "basically", "dissa
 def _unit_assessment(session, rules, org: Mapping[str, Unit], period: str, basis: str,
                      previous: Mapping[str, int | None] | None):
     bounds = period_bounds(period, rules)
-    first, stop = local_days(bounds.start, bounds.end, rules)
+    return _units_between(session, rules, org, bounds.start, bounds.end, basis, previous)
+
+
+def _units_between(session, rules, org: Mapping[str, Unit], start: datetime, end: datetime,
+                   basis: str, previous: Mapping[str, int | None] | None):
+    first, stop = local_days(start, end, rules)
     counted = sums(session, basis, first, stop, "unit")
     counted.pop(NO_UNIT, None)   # reception before dispatch: no unit to judge
     units = {unit_id: unit for unit_id, unit in org.items()}
@@ -201,6 +208,18 @@ def _previous_ranks(session, rules, org, period, basis) -> dict[str, int | None]
                 for rows in snapshot.figures["unit"]["groups"].values() for row in rows}
     result, _, _ = _unit_assessment(session, rules, org, before, basis, None)
     return result.ranks()
+
+
+def figures_between(session, rules: AssessmentRules, org: Mapping[str, Unit], start: datetime,
+                    end: datetime, basis: str = "assessment") -> dict:
+    """The 三率 of any stretch of whole days (a week's summary) from the roll-ups, ranked like
+    a period but never published: {"basis", "groups": {kind: rows of the units rated in it}}
+    (a unit no one rated in the stretch is left out)."""
+    result, _counted, units = _units_between(session, rules, org, start, end, basis, None)
+    return {"basis": basis, "groups": {
+        kind: [{**dataclasses.asdict(row), "unit_name": units[row.unit_id].name}
+               for row in result.groups[kind].rows if row.rated]
+        for kind in GROUPS if any(row.rated for row in result.groups[kind].rows)}}
 
 
 def latest_snapshot(session, period: str, basis: str) -> AssessmentSnapshot | None:

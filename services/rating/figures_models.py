@@ -49,7 +49,8 @@ class CaseFact(Base):
     unit_kind: Mapped[str | None] = mapped_column(sa.String(16))  # department|college|other|office
     handler_id: Mapped[str | None] = mapped_column(sa.String(64))
     handler_name: Mapped[str | None] = mapped_column(sa.String(128))
-    status: Mapped[str | None] = mapped_column(sa.String(16))
+    # Indexed: the summaries read the open cases (a few hundred of a million) by status.
+    status: Mapped[str | None] = mapped_column(sa.String(16), index=True)
     round: Mapped[int] = mapped_column(sa.Integer, default=0)
     dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     sign_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
@@ -68,7 +69,7 @@ class CaseFact(Base):
     final_level: Mapped[str | None] = mapped_column(sa.String(16))
     contacted: Mapped[bool | None] = mapped_column(sa.Boolean)
     solved: Mapped[bool | None] = mapped_column(sa.Boolean)
-    rated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    rated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     excluded: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     # The round whose reply deadline was counted as due (on time or overdue): once per round.
     due_round: Mapped[int | None] = mapped_column(sa.Integer)

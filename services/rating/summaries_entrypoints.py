@@ -141,9 +141,12 @@ class SummariesEntrypoints:
     def _sources(self, session):
         if self.summary_sources is not None:
             return self.summary_sources(session)
-        return FactSources(session, self.rules, self.calendar, assessment_view=lambda label:
-                           figures.assessment_view(session, self.rules, self.org_units, label,
-                                                   "assessment"))
+        return FactSources(
+            session, self.rules, self.calendar,
+            assessment_view=lambda label: figures.assessment_view(
+                session, self.rules, self.org_units, label, "assessment"),
+            span_view=lambda start, end: figures.figures_between(
+                session, self.rules, self.org_units, start, end))
 
     def make_summary(self, period, trigger: str, by: str) -> tuple[Summary, bool]:
         """The period's summary and whether this call made it (module doc: exactly once)."""

@@ -13,8 +13,7 @@ from datetime import timedelta
 from sqlalchemy import and_, func, or_, select
 
 from services.common.contracts import Status
-from services.rating import analysis
-from services.rating.assessment import FinalRating, UNIT_KINDS, assess
+from services.rating import analysis_reads
 from services.rating.figures_models import CaseFact
 from services.rating.summaries import (DUE_SOON, LONG_OPEN_WORKING_DAYS, SummaryInputs,
                                        SummaryPeriod)
@@ -46,12 +45,12 @@ class FactSources:
     """The inputs of one period's summary from `case_facts`. `assessment_view(period)` (the
     figures' own monthly view, frozen snapshot included) is used for months when given."""
 
-    def __init__(self, session, rules, calendar, assessment_view=None, analyzer=None):
+    def __init__(self, session, rules, calendar, assessment_view=None, span_view=None):
         self.session = session
         self.rules = rules
         self.calendar = calendar
         self.assessment_view = assessment_view
-        self.analyzer = analyzer
+        self.span_view = span_view
 
     def gather(self, period: SummaryPeriod, now) -> SummaryInputs:
         previous = period.previous()
@@ -104,29 +103,15 @@ class FactSources:
         return self.rated_between(period)
 
     def rated_between(self, period: SummaryPeriod) -> dict | None:
-        """The 三率 of the ratings recorded in the period (a week has no assessment of its
-        own: its figures are what the week's final ratings say, on the assessment basis)."""
-        rows = self.session.execute(select(CaseFact).where(
-            CaseFact.rated_at >= period.start, CaseFact.rated_at < period.end,
-            CaseFact.final_level.is_not(None), CaseFact.unit_id.is_not(None))).scalars().all()
-        if not rows:
+        """The 三率 of the ratings counted in the period, from the figures' roll-ups (a week
+        has no assessment of its own: its figures are what the week's final ratings say, on
+        the assessment basis)."""
+        if self.span_view is None:
             return None
-        names = {row.unit_id: row.unit_name for row in rows}
-        records = [FinalRating(
-            complaint_id=row.complaint_id, unit_id=row.unit_id,
-            unit_kind=row.unit_kind if row.unit_kind in UNIT_KINDS else "other",
-            category=row.category or "", channel=row.channel or "",
-            contacted=bool(row.contacted), solved=bool(row.solved), level=row.final_level,
-            rated_at=row.rated_at, round=row.round,
-            exclusion="approved" if row.excluded else None,
-            screened_out=row.status == Status.SCREENED_OUT,
-            merged=row.status == Status.MERGED) for row in rows]
-        result = assess(records, "assessment", self.rules)
-        return {"period": period.label, "basis": "assessment", "version": None,
-                "frozen": False,
-                "groups": {kind: [dict(vars(row), unit_name=names.get(row.unit_id))
-                                  for row in group.rows]
-                           for kind, group in result.groups.items() if group.rows}}
+        view = self.span_view(period.start, period.end)
+        if not view["groups"]:
+            return None
+        return {"period": period.label, "version": None, "frozen": False, **view}
 
     # ----------------------------------------------------------------- open items
     def _open_cases(self) -> list[CaseFact]:
@@ -192,20 +177,12 @@ class FactSources:
 
     # ----------------------------------------------------------------- 热点
     def hot_topics(self, period: SummaryPeriod) -> list[dict]:
-        def records(start, end):
-            return [{"case_id": complaint_id, "title": title, "category": category,
-                     "unit_id": unit_id, "status": status}
-                    for complaint_id, title, category, unit_id, status in self.session.execute(
-                        select(CaseFact.complaint_id, CaseFact.title, CaseFact.category,
-                               CaseFact.unit_id, CaseFact.status)
-                        .where(CaseFact.received_at >= start, CaseFact.received_at < end,
-                               or_(CaseFact.status.is_(None),
-                                   CaseFact.status.not_in(NOT_A_CASE))))]
-        previous = period.previous()
-        now = records(period.start, period.end)
-        if not now:
-            return []
-        topics = analysis.hot_topics(now, records(previous.start, previous.end),
-                                     top=HOT_TOPICS, analyzer=self.analyzer)
+        """The period's hot keywords from the words analysis stored as each case arrived
+        (analysis_reads: the same count as /analysis/hot-topics; 环比 against the
+        equal-length stretch before)."""
+        first = self.calendar.local(period.start).date()
+        last = self.calendar.local(period.end - timedelta(microseconds=1)).date()
+        _bounds, topics = analysis_reads.hot_topics_between(self.session, first, last,
+                                                            top=HOT_TOPICS)
         return [{"keyword": k.keyword, "count": k.count, "mom": k.mom.as_dict()}
                 for k in topics.keywords]

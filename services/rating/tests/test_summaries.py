@@ -13,9 +13,9 @@ from services.common.clock import ManualClock
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.settings import Settings
 from services.common.testing import InMemoryDatabase
-from services.rating import summaries
+from services.rating import figures, summaries
 from services.rating.assessment import load_rules
-from services.rating.figures_models import CaseFact
+from services.rating.figures_models import CaseFact, FigureRollup
 from services.rating.models import metadata
 from services.rating.service import RatingService
 from services.rating.summaries import PeriodError, SummaryInputs, summary_period
@@ -276,9 +276,16 @@ def test_the_content_from_case_facts(db, calendar):
                  status="closed", closed_as="unrated", closed_at=local(2026, 11, 27, 9)),
             fact("6", received_at=local(2026, 11, 29, 9), status="screened_out",
                  closed_as="screened_out", closed_at=local(2026, 11, 29, 10)),
+            # The week's 三率 are the figures' roll-ups of the week (case 1's rating).
+            FigureRollup(basis="assessment", day=date(2026, 11, 26), unit_id="logistics",
+                         category="logistics", channel="app", rated=1, contacted=1, solved=1,
+                         satisfied=1),
         ])
+    units = figures.load_units(Settings().resolve_path(Settings().org_directory))
     with db.session() as session:
-        inputs = FactSources(session, load_rules(), calendar).gather(week, now)
+        inputs = FactSources(session, load_rules(), calendar, span_view=lambda start, end:
+                             figures.figures_between(session, load_rules(), units, start, end)
+                             ).gather(week, now)
     content = summaries.build_content(week, inputs)
     assert content["received"]["count"] == 4 and content["received"]["previous"] == 2
     assert {r["code"]: r["count"] for r in content["received"]["by_channel"]} == \
@@ -302,7 +309,6 @@ def test_the_content_from_case_facts(db, calendar):
 def test_a_month_s_figures_are_the_assessment_s_own_view(db, calendar):
     """For a month the 三率 come from the figures' assessment view of the same label (here on
     empty roll-ups: every unit of the directory listed, none ranked)."""
-    from services.rating import figures
     units = figures.load_units(Settings().resolve_path(Settings().org_directory))
     month = summary_period("monthly", "2026-10")
     with db.session() as session:
