@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg2.extensions  # noqa: E402
 from nameko.testing.services import worker_factory  # noqa: E402
-from sqlalchemy import delete, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from bench.similarity import complaint  # noqa: E402

@@ -7,7 +7,7 @@ import pytest
 from services.common.contracts import build_event
 from services.intake.tests import test_actions_unit as actions
 from services.intake.tests.test_actions_unit import (
-    LOGISTICS, OFFICE, STUDENT, audit, case, replied_case, snapshot, transitions)
+    LOGISTICS, STUDENT, audit, case, replied_case, snapshot, transitions)
 
 clock, db, routing, service = actions.clock, actions.db, actions.routing, actions.service
 
