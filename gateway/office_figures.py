@@ -19,65 +19,19 @@ from werkzeug.wrappers import Response
 from gateway.exports import write_assessment_xlsx
 from gateway.http import api, json_response
 from gateway.server import http
+from services.common.analysis_inputs import (AssessmentQuerySchema,
+                                             AssessmentXlsxQuerySchema,
+                                             ExclusionDecisionSchema, ExclusionListQuerySchema,
+                                             ExclusionRequestSchema, PeriodSchema,
+                                             PublishSchema)
 from services.common.contracts import CATEGORIES
 from services.common.errors import InvalidInput
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
-PERIOD_ERROR = "考核周期格式为 YYYY-MM (a period is YYYY-MM)"
 LEDGER_PAGE = 1000
 CHUNK = 64 * 1024
-
-
-class _Closed(Schema):
-    class Meta:
-        unknown = "raise"
-
-
-class AssessmentQuerySchema(_Closed):
-    period = fields.String(required=True, validate=validate.Regexp(PERIOD, error=PERIOD_ERROR),
-                           metadata={"description": "YYYY-MM (config/assessment.yaml "
-                                                    "period_cutoff_day sets its bounds)"})
-    basis = fields.String(load_default="assessment",
-                          validate=validate.OneOf(["assessment", "full"]),
-                          metadata={"description": "assessment (考核口径, without 剔除) or "
-                                                   "full (全口径)"})
-    by = fields.String(load_default="unit", validate=validate.OneOf(["unit", "category"]))
-
-
-class AssessmentXlsxQuerySchema(_Closed):
-    period = AssessmentQuerySchema._declared_fields["period"]
-    basis = AssessmentQuerySchema._declared_fields["basis"]
-
-
-class PublishSchema(_Closed):
-    reason = fields.String(load_default=None, allow_none=True,
-                           validate=validate.Length(max=2000),
-                           metadata={"description": "required for a correction (figures "
-                                                    "changed since the last version)"})
-
-
-class ExclusionRequestSchema(_Closed):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    evidence = fields.List(fields.String(validate=validate.Regexp(
-        r"^[0-9a-f]{64}$", error="附件须为 sha256 (64 位小写十六进制)")),
-        load_default=list, validate=validate.Length(max=20),
-        metadata={"description": "sha256s of attachments uploaded before"})
-
-
-class ExclusionDecisionSchema(_Closed):
-    decision = fields.String(required=True, validate=validate.OneOf(["approve", "refuse"]))
-    note = fields.String(load_default=None, allow_none=True,
-                         validate=validate.Length(max=2000))
-
-
-class ExclusionListQuerySchema(_Closed):
-    status = fields.String(load_default=None,
-                           validate=validate.OneOf(["requested", "approved", "refused"]))
-    unit_id = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
-    complaint_id = fields.String(load_default=None, validate=validate.Length(min=1, max=36))
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000_000))
+# What a client sends is checked with services/common/analysis_inputs.py's schemas, the ones
+# rating loads its commands with.
 
 
 def _rate(description):
@@ -286,7 +240,7 @@ class FiguresRoutes:
     @api
     def publish_assessment(self, request, period):
         principal = self._staff(request)
-        _checked(AssessmentXlsxQuerySchema, {"period": period})
+        _checked(PeriodSchema, {"period": period})
         body = _checked(PublishSchema, self._json(request))
         return json_response(self.rating.publish_assessment(period, principal.as_rpc(), body))
 

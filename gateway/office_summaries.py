@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 from gateway.http import api, json_response
 from gateway.server import http
 from gateway.summary_xlsx import XLSX_MEDIA_TYPE, write_summary_xlsx
+from services.common.analysis_inputs import SUMMARY_PERIOD
 from services.common.errors import InvalidInput
 
 KINDS = ("weekly", "monthly")
@@ -33,7 +34,7 @@ class _Closed(Schema):
 class GenerateSummarySchema(_Closed):
     kind = fields.String(required=True, validate=validate.OneOf(KINDS), metadata={
         "description": "weekly (周汇总, an ISO week) or monthly (月总结, a calendar month)"})
-    period = fields.String(required=True, validate=validate.Length(min=1, max=16), metadata={
+    period = fields.String(required=True, validate=SUMMARY_PERIOD, metadata={
         "description": "2026-W48 for a week, 2026-11 for a month; the period must be over"})
 
 

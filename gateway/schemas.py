@@ -13,6 +13,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from gateway.pledges import PROMISE
+from services.common.analysis_inputs import typed_text
 from services.common.contracts import CATEGORIES, CHANNELS, GRADES, RATING_LEVELS, Status
 from services.common.cti import CallEventSchema  # noqa: F401 (the webhook's public body)
 from services.common.fields import Answer, Moment
@@ -158,7 +159,8 @@ ACTION_SCHEMAS = {
 class RateSchema(_Closed):
     level = fields.String(required=True, validate=validate.OneOf(
         list(RATING_LEVELS), error=RATING_LEVEL_ERROR))
-    comment = fields.String(load_default=None, allow_none=True, validate=length(COMMENT_MAX))
+    comment = fields.String(load_default=None, allow_none=True,
+                            validate=[length(COMMENT_MAX), typed_text])
     # 回访 (issue 12): did the unit contact you (是否联系), is it solved (是否解决).
     contacted = Answer(required=True)
     solved = Answer(required=True)
@@ -175,7 +177,8 @@ class RatingPageFormSchema(_Closed):
     solved = fields.String(required=True, validate=validate.OneOf(["1", "0"]))
     level = fields.String(required=True, validate=validate.OneOf(
         list(RATING_LEVELS), error=RATING_LEVEL_ERROR))
-    comment = fields.String(load_default=None, allow_none=True, validate=length(COMMENT_MAX))
+    comment = fields.String(load_default=None, allow_none=True,
+                            validate=[length(COMMENT_MAX), typed_text])
 
 
 class ExtensionRequestSchema(_Closed):

@@ -93,6 +93,48 @@ def test_a_public_answer_has_the_keys_the_service_gives(ours, theirs, extras):
     assert set(ours().fields) == set(theirs().fields) | extras
 
 
+# The office's periods (issue 12): a month or week of 1970-2099, nothing a date cannot be made
+# of (year 0, 9999-12's next month), refused on both sides naming the field.
+BAD_PERIODS = ["0000-01", "9999-12", "1969-12", "2100-01", "2026-13", "2026-11\n", "",
+               "2026-11\x00", "0000-W01", "9999-W52", "2026-W54", "2026-W00"]
+
+
+@pytest.mark.parametrize("period", BAD_PERIODS)
+def test_rating_refuses_a_period_out_of_range_naming_it(period):
+    from services.common.errors import InvalidInput, load_input
+    from services.rating import figures_entrypoints
+
+    with pytest.raises(InvalidInput) as refused:
+        figures_entrypoints._period(period)
+    assert "period" in refused.value.fields
+    with pytest.raises(InvalidInput) as refused:
+        load_input(summaries_entrypoints.GenerateSchema(),
+                   {"kind": "weekly" if "W" in period else "monthly", "period": period})
+    assert "period" in refused.value.fields
+    assert "period" in office_summaries.GenerateSummarySchema().validate(
+        {"kind": "monthly", "period": period})
+
+
+@pytest.mark.parametrize("period", ["1970-01", "2099-12", "2026-11", "2026-W48", "1970-W01"])
+def test_a_period_in_range_is_taken(period):
+    from services.rating import figures_entrypoints
+
+    if "W" not in period:
+        assert figures_entrypoints._period(period) == period
+    assert summaries_entrypoints.GenerateSchema().validate(
+        {"kind": "weekly" if "W" in period else "monthly", "period": period}) == {}
+
+
+@pytest.mark.parametrize("comment", ["配件\x00还没到", "\ud800", "\x1b[31m", "\u202e反"])
+def test_a_rating_comment_no_keyboard_types_is_refused_on_both_sides(comment):
+    body = {"level": "satisfied", "contacted": True, "solved": True, "comment": comment}
+    for schema in (public.RateSchema, rating.RateSchema, public.CallbackSchema,
+                   rating.CallbackSchema):
+        assert "comment" in schema().validate(body)
+    assert "comment" in public.RatingPageFormSchema().validate(
+        {"contacted": "1", "solved": "1", "level": "satisfied", "comment": comment})
+
+
 START = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)   # 09:00 Tuesday in Shanghai
 STUDENT = {"id": "s2023001", "name": "张三", "roles": ["complainant"]}
 HANDLER = {"id": "u-hqc-1", "name": "冯涛", "roles": ["handler"], "unit": "logistics"}

@@ -5,6 +5,7 @@ shape. (The xlsx with real figures: tests/integration/test_assessment_xlsx.py.)"
 from __future__ import annotations
 
 import io
+import json
 
 import openpyxl
 import pytest
@@ -62,6 +63,13 @@ def test_the_assessment_passes_the_query_and_the_caller(gateway):
     ({"period": "2026-11", "basis": "partial"}, "basis"),
     ({"period": "2026-11", "by": "college"}, "by"),
     ({"period": "2026-11", "colour": "red"}, "colour"),
+    # a month no date can be made of, or no year that means anything here (was a 500)
+    ({"period": "0000-01"}, "period"),
+    ({"period": "9999-12"}, "period"),
+    ({"period": "1969-12"}, "period"),
+    ({"period": "2100-01"}, "period"),
+    ({"period": "2026-11\n"}, "period"),
+    ({"period": "2026-11\x00"}, "period"),
 ])
 def test_a_bad_query_is_400_naming_the_field_and_never_reaches_rating(gateway, params, field):
     url, rating = gateway()
@@ -71,6 +79,15 @@ def test_a_bad_query_is_400_naming_the_field_and_never_reaches_rating(gateway, p
         answer = requests.get(f"{url}{path}", headers=bearer(OFFICE), params=params)
         error = error_of(answer, 400, "invalid_input")
         assert field in error["fields"], error
+    assert rating.calls == []
+
+
+@pytest.mark.parametrize("period", ["0000-01", "9999-12", "2100-01", "2026-13", "2026-11%0A"])
+def test_publishing_a_period_out_of_range_is_400_naming_it(gateway, period):
+    url, rating = gateway()
+    answer = requests.post(f"{url}/api/v1/staff/assessment/{period}/publish",
+                           headers=bearer(OFFICE), json={})
+    assert "period" in error_of(answer, 400, "invalid_input")["fields"]
     assert rating.calls == []
 
 
@@ -152,6 +169,9 @@ def test_exclusions_request_list_and_decide(gateway):
      "evidence"),
     (f"/api/v1/staff/exclusions/{EXCLUSION_ID}/decision", {"decision": "maybe"}, "decision"),
     (f"/api/v1/staff/exclusions/{EXCLUSION_ID}/decision", {}, "decision"),
+    (f"/api/v1/staff/cases/{CASE_ID}/exclusions", {"reason": "   "}, "reason"),
+    (f"/api/v1/staff/cases/{CASE_ID}/exclusions", {"reason": "x", "evidence": [SHA + "\n"]},
+     "evidence"),
 ])
 def test_a_bad_exclusion_body_is_400(gateway, path, body, field):
     url, rating = gateway()
@@ -165,6 +185,38 @@ def test_a_bad_exclusion_filter_is_400(gateway):
     answer = requests.get(f"{url}/api/v1/staff/exclusions", headers=bearer(OFFICE),
                           params={"status": "maybe"})
     assert "status" in error_of(answer, 400, "invalid_input")["fields"]
+    assert rating.calls == []
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"unit_id": "logi\x00stics"}, "unit_id"),
+    ({"complaint_id": "\x00"}, "complaint_id"),
+    ({"complaint_id": "a\x1bb"}, "complaint_id"),
+    ({"unit_id": ""}, "unit_id"),
+    ({"unit_id": "u" * 65}, "unit_id"),
+    ({"limit": "0"}, "limit"),
+    ({"offset": "-1"}, "offset"),
+])
+def test_an_exclusion_filter_no_id_can_match_is_400_naming_it(gateway, params, field):
+    """A NUL in an id was a 500 (PostgreSQL refuses it in a string)."""
+    url, rating = gateway()
+    answer = requests.get(f"{url}/api/v1/staff/exclusions", headers=bearer(OFFICE),
+                          params=params)
+    assert field in error_of(answer, 400, "invalid_input")["fields"]
+    assert rating.calls == []
+
+
+@pytest.mark.parametrize("body", [{"reason": "非本单位\u0000职责"}, {"reason": "\ud800"},
+                                  {"reason": "非本单位职责", "note\u0000": 1}])
+def test_a_nul_or_half_a_surrogate_in_a_body_is_400(gateway, body):
+    url, rating = gateway()
+    for path in (f"/api/v1/staff/cases/{CASE_ID}/exclusions",
+                 f"/api/v1/staff/exclusions/{EXCLUSION_ID}/decision",
+                 "/api/v1/staff/assessment/2026-11/publish"):
+        answer = requests.post(f"{url}{path}", headers={**bearer(OFFICE),
+                                                        "Content-Type": "application/json"},
+                               data=json.dumps(body).encode())
+        error_of(answer, 400, "invalid_input")
     assert rating.calls == []
 
 

@@ -12,72 +12,30 @@ from __future__ import annotations
 
 import uuid
 
-from marshmallow import RAISE, Schema, fields, validate
 from nameko.rpc import rpc
 from sqlalchemy import select
 
 from services.common.access import Viewer
+# One set of request schemas with the gateway's check (gateway/office_figures.py).
+from services.common.analysis_inputs import (ExclusionDecisionSchema,
+                                             ExclusionListQuerySchema as ExclusionFilterSchema,
+                                             ExclusionRequestSchema, PeriodSchema,
+                                             PublishSchema)
 from services.common.errors import Conflict, InvalidInput, NotFound, load_input, load_viewer
 from services.common.providers import Built, consumes
 from services.rating import figures, ledger
-from services.rating.assessment import parse_period, period_bounds
+from services.rating.assessment import period_bounds
 from services.rating.figures_models import AssessmentSnapshot, CaseFact, Exclusion
 
-SHA256 = r"^[0-9a-f]{64}$"
 UNIT_ROLES = ("head", "handler")
 SEE_ALL = ("office", "leader")
 LEDGER_PAGE_MAX = 1000
 _NOT_FOUND = "未找到 (not found)"
 
 
-class ExclusionRequestSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    evidence = fields.List(fields.String(validate=validate.Regexp(
-        SHA256, error="附件须为 sha256 (64 位小写十六进制)")),
-        load_default=list, validate=validate.Length(max=20))
-
-
-class ExclusionDecisionSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    decision = fields.String(required=True, validate=validate.OneOf(["approve", "refuse"]))
-    note = fields.String(load_default=None, allow_none=True,
-                         validate=validate.Length(max=2000))
-
-
-class ExclusionFilterSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    status = fields.String(load_default=None, allow_none=True,
-                           validate=validate.OneOf(["requested", "approved", "refused"]))
-    unit_id = fields.String(load_default=None, allow_none=True,
-                            validate=validate.Length(max=64))
-    complaint_id = fields.String(load_default=None, allow_none=True,
-                                 validate=validate.Length(max=36))
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0, 10_000_000))
-
-
-class PublishSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    reason = fields.String(load_default=None, allow_none=True,
-                           validate=validate.Length(max=2000))
-
-
 def _period(label) -> str:
-    try:
-        parse_period(label)
-    except ValueError:
-        raise InvalidInput({"period": ["考核周期格式为 YYYY-MM (a period is YYYY-MM)"]}) \
-            from None
-    return label
+    """A period label, 400 naming `period` unless it is a month of 1970-2099."""
+    return load_input(PeriodSchema(), {"period": label})["period"]
 
 
 def _choice(value, name: str, allowed: tuple) -> str:

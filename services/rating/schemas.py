@@ -2,6 +2,7 @@
 from marshmallow import RAISE, Schema, fields, validate
 
 from services.common import vocabulary as words
+from services.common.analysis_inputs import typed_text
 from services.common.fields import Answer, Moment
 from services.common.vocabulary import length
 from services.rating.domain import LEVELS
@@ -14,7 +15,7 @@ class RateSchema(Schema):
     level = fields.String(required=True, validate=validate.OneOf(
         list(LEVELS), error=words.RATING_LEVEL_ERROR))
     comment = fields.String(load_default=None, allow_none=True,
-                            validate=length(words.COMMENT_MAX))
+                            validate=[length(words.COMMENT_MAX), typed_text])
     # 回访 (issue 12): did the unit contact you (是否联系), is it solved (是否解决).
     contacted = Answer(required=True)
     solved = Answer(required=True)

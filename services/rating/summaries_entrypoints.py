@@ -27,6 +27,7 @@ from nameko.timer import timer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from services.common.analysis_inputs import SUMMARY_PERIOD
 from services.common.errors import Conflict, InvalidInput, NotFound, load_input, load_viewer
 from services.rating import charts, figures, summaries
 from services.rating.summaries_models import Summary, SummaryChart
@@ -43,7 +44,7 @@ EXPECTED = (InvalidInput, NotFound, Conflict)
 
 class GenerateSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(summaries.KINDS))
-    period = fields.String(required=True, validate=validate.Length(min=1, max=16))
+    period = fields.String(required=True, validate=SUMMARY_PERIOD)
 
 
 class ListSchema(Schema):
