@@ -467,21 +467,27 @@ def _wechat_errors(method: str) -> dict:
 
 
 def _rating_page_errors(method: str) -> dict:
-    """The SMS 回访 page answers its refusals as pages; what the server itself refuses (a
-    body too large or too slow) and the unexpected are the one error shape."""
+    """The SMS 回访 page answers as pages (gateway/service.py _as_page), its refusals and the
+    unexpected alike; what the server itself refuses before the route runs (a body too
+    large, too slow, cut short, or sent in a Transfer-Encoding it does not take) is the one
+    error shape."""
     html, json_error = _content("html"), _content(ErrorSchema)
+    both = dict(html, **json_error)
     pages = {"404": "no such link, or no such case", "409": "the case does not await its "
              "rating (rated already, or closed)", "410": "the link has expired",
              "503": "a service did not answer; try again later"}
     errors = {status: {"description": text, "content": html} for status, text in pages.items()}
     if method == "post":
         errors.update({"400": {"description": "an answer missing or not one of the choices "
-                                              "(the form again, with why)", "content": html},
+                                              "(the form again, with why; a page), or a "
+                                              "malformed request (the server's, JSON)",
+                               "content": both},
                        "415": {"description": "not a form", "content": html},
                        "408": {"description": "the request did not arrive in time",
                                "content": json_error},
-                       "413": {"description": "the body is larger than the limit",
-                               "content": json_error}})
+                       "413": {"description": "the body is larger than the limit (the "
+                                              "server's, JSON), or a form of too many parts "
+                                              "(a page)", "content": both}})
     else:
         errors["400"] = {"description": "malformed request", "content": json_error}
     return dict(sorted(errors.items()))

@@ -2,6 +2,7 @@
 on the services; nothing here owns data."""
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import time
@@ -16,8 +17,8 @@ from gateway.office_figures import FiguresRoutes
 from gateway.office_summaries import SummaryRoutes
 from gateway.attachments import AttachmentNotFound, AttachmentRejected, AttachmentStore
 from gateway.auth import principal_for, public_key_from
-from gateway.http import (EVERY_METHOD, HttpError, api, filing_key, json_response, read_json,
-                          route_error)
+from gateway.http import (EVERY_METHOD, FORBIDDEN_TEXT, HttpError, api, error_for,
+                          filing_key, json_response, read_json, route_error)
 from gateway.limits import FilingLimits, RateLimited
 from gateway.open311 import Open311Error, open311_api
 from gateway.openapi import openapi_document
@@ -70,6 +71,26 @@ def _valid(schema, body: dict) -> dict:
     if errors:
         raise InvalidInput(errors)
     return body
+
+
+def _as_page(handler):
+    """The SMS 回访 page's routes answer with pages, their failures too: a phone's browser
+    shows a page, not JSON. A token with a character no link holds is a bad link (the API's
+    path check, gateway/http.py, would answer JSON, and refuses ids longer than a token may
+    be); anything else that fails is the status the API would answer (error_for logs the
+    unexpected), as a page."""
+    @functools.wraps(handler)
+    def wrapper(self, request, token):
+        if FORBIDDEN_TEXT.search(token):
+            return rating_page.notice(*rating_page.INVALID)
+        try:
+            return handler(self, request, token)
+        except Exception as exc:
+            status = error_for(exc, handler.__name__).status_code
+            if status == 503:
+                return rating_page.notice(*rating_page.BUSY)
+            return rating_page.notice(status, "无法处理", "暂时无法处理您的请求,请稍后再试。")
+    return wrapper
 
 
 class GatewayService(FiguresRoutes, SummaryRoutes, AnalysisRoutes):
@@ -529,7 +550,7 @@ class GatewayService(FiguresRoutes, SummaryRoutes, AnalysisRoutes):
 
     # ------------------------------------------------------------ the SMS 回访 page
     @http("GET", "/r/<string:token>")
-    @api
+    @_as_page
     def rating_page(self, request, token):
         """The page a reply's SMS links to: the three questions for the case the token names
         (services/common/rating_link.py), or why there is nothing to rate."""
@@ -540,7 +561,7 @@ class GatewayService(FiguresRoutes, SummaryRoutes, AnalysisRoutes):
         return rating_page.form(case)
 
     @http("POST", "/r/<string:token>")
-    @api
+    @_as_page
     def rating_page_post(self, request, token):
         found = self._rating_case(token)
         if not isinstance(found, tuple):

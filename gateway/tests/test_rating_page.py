@@ -95,9 +95,29 @@ def test_a_bad_token_is_a_clear_404_and_asks_nothing(page, bad):
     url, intake, rating = page()
     for answer in (requests.get(f"{url}/r/{bad}"), requests.post(f"{url}/r/{bad}", data=ANSWERS)):
         assert answer.status_code == 404
-        assert "链接无效" in answer.text or answer.headers["Content-Type"].startswith(
-            "application/json")   # a path value no id has: the one error shape
+        # a page, as documented, even for what no id holds (was the API's JSON 404)
+        assert answer.headers["Content-Type"].startswith("text/html")
+        assert "链接无效" in answer.text
     assert intake.calls == [] and rating.calls == []
+
+
+def test_a_link_longer_than_any_id_still_opens_its_page(page):
+    """A complainant id of 64 characters, not all ASCII, makes a token of some 300: it is
+    the token's own checks that bound it, not the API's for ids."""
+    url, intake, _ = page()
+    long = token(who="微信用户" * 16)
+    assert len(long) > 200
+    answer = requests.get(f"{url}/r/{long}")
+    assert answer.status_code == 200 and "<form" in answer.text
+    assert intake.calls[0][1][1]["id"] == "微信用户" * 16
+
+
+def test_a_service_down_is_a_page_too(page):
+    from nameko.exceptions import UnknownService
+    url, _, _ = page(intake=FakeService(get_complaint=UnknownService("intake")))
+    answer = requests.get(f"{url}/r/{token()}")
+    assert answer.status_code == 503 and answer.headers["Content-Type"].startswith("text/html")
+    assert "系统繁忙" in answer.text
 
 
 def test_an_expired_token_is_a_clear_410(page):
@@ -120,7 +140,9 @@ def test_a_case_that_is_not_theirs_is_not_found(page):
 
 @pytest.mark.parametrize("form", [
     {}, {"contacted": "1", "solved": "1"}, dict(ANSWERS, contacted="yes"),
-    dict(ANSWERS, level="great"), dict(ANSWERS, comment="长" * 1001), dict(ANSWERS, extra="1")])
+    dict(ANSWERS, level="great"), dict(ANSWERS, comment="长" * 1001), dict(ANSWERS, extra="1"),
+    # a form is not checked as a JSON body is: a NUL would have reached the database
+    dict(ANSWERS, comment="配件\x00还没到"), dict(ANSWERS, comment="\x1b[31m")])
 def test_an_incomplete_form_is_shown_again_with_why(page, form):
     url, _, rating = page()
     answer = requests.post(f"{url}/r/{token()}", data=form)
