@@ -24,7 +24,8 @@ import json
 import re
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -177,6 +178,22 @@ def _build_world(url: str) -> World:
     world.values["summary_id"].append(world.post(
         "office", "/api/v1/staff/summaries", {"kind": "weekly", "period": "2026-W01"})["id"])
     world.values["chart"] += ["rates", "received"]
+    # The assessment's (issue 12 §2): a finished period (the month before this one, local
+    # time), a 剔除 the unit asked for on the replied case (rating hears of the case by an
+    # event: asked until rating knows it), and a 专项治理 campaign (§5).
+    local = datetime.now(ZoneInfo("Asia/Shanghai"))
+    finished = date(local.year, local.month, 1) - timedelta(days=1)
+    world.values["period"].append(f"{finished:%Y-%m}")
+    exclusion = wait_until(lambda: (lambda reply: reply.json() if reply.status_code == 201
+                                    else None)(requests.post(
+        f"{url}/api/v1/staff/cases/{replied}/exclusions", headers=_headers("handler"),
+        json={"reason": "该诉求属于地方政府职责,非本单位可办"}, timeout=30)),
+        timeout=60, message="the 剔除 request")
+    world.values["exclusion_id"].append(exclusion["id"])
+    world.values["campaign_id"].append(world.post("office", "/api/v1/staff/campaigns", {
+        "name": "学生公寓热水专项治理", "lead_unit": "logistics",
+        "target_date": f"{local.date() + timedelta(days=60):%Y-%m-%d}",
+        "scope": {"categories": ["logistics"], "keywords": ["热水"]}})["id"])
     # the SMS 回访 page: a live link to the replied case, an expired one, and a forged one
     student = PEOPLE["student"]["sub"]
     world.values["token"] += [
