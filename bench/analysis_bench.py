@@ -12,7 +12,10 @@ consumer does (a pool of distinct texts is cut, then reused: the cutting is not 
 timed). Then times, through RatingService's RPC entrypoints on that database:
 - hot topics for the month (the issue's target: ≤ 2 s for ~42 000 cases);
 - the seasonal view (24 months) and the month's problems;
-- `-i` new cases through the complaint_received consumer (cut, post, link, repeat check).
+- `-i` new cases through the complaint_received consumer (cut, post, link, repeat check,
+  hot topics' roll-ups).
+Hot topics are read from their daily roll-ups (analysis_topic_days, analysis_topic_cells),
+written here from the same words as the consumer would.
 Prints each figure; asserts nothing.
 """
 from __future__ import annotations
@@ -22,8 +25,10 @@ import platform
 import random
 import sys
 import time
+from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -37,12 +42,15 @@ from services.common.clock import ManualClock  # noqa: E402
 from services.common.contracts import build_event  # noqa: E402
 from services.common.db import make_engine, unit_of_work  # noqa: E402
 from services.common.migrate import upgrade  # noqa: E402
-from services.rating.analysis import AnalysisSettings, default_analyzer, month_of  # noqa: E402
-from services.rating.analysis_models import AnalysisCase, AnalysisWord  # noqa: E402
+from services.rating.analysis import (AnalysisSettings, default_analyzer,  # noqa: E402
+                                      document_terms, month_of)
+from services.rating.analysis_models import (AnalysisCase, AnalysisTopicCell,  # noqa: E402
+                                             AnalysisTopicDay, AnalysisWord)
 from services.rating.assessment import load_rules  # noqa: E402
 from services.rating.service import RatingService  # noqa: E402
 
 UTC = timezone.utc
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOV_2026 = datetime(2026, 10, 31, 16, 0, tzinfo=UTC)   # 2026-11-01 00:00 in Shanghai
 MONTHS = {"now": NOV_2026, "previous": datetime(2026, 9, 30, 16, 0, tzinfo=UTC),
           "last_year": datetime(2025, 10, 31, 16, 0, tzinfo=UTC)}
@@ -66,19 +74,29 @@ def fill(db: Database, n: int, rng: random.Random, pool: int) -> None:
     analyzer = default_analyzer()
     texts = [complaint(rng) for _ in range(pool)]
     cut = [" ".join(analyzer.words(t)) for t in texts]
+    terms = [[("", 0.0), *document_terms(c.split()).items()] for c in cut]
+    topic_days: dict[tuple, list] = defaultdict(lambda: [0, 0.0])
+    topic_cells: dict[tuple, list] = defaultdict(lambda: [0, 0.0])
     with db.engine.begin() as conn:
-        conn.execute(delete(AnalysisWord))
-        conn.execute(delete(AnalysisCase))
+        for model in (AnalysisWord, AnalysisCase, AnalysisTopicDay, AnalysisTopicCell):
+            conn.execute(delete(model))
         for label, start in MONTHS.items():
             rows = []
             for i in range(n):
                 at = start + timedelta(seconds=rng.randrange(30 * 86400))
                 k = rng.randrange(pool)
+                category, unit = rng.choice(CATEGORIES), rng.choice(UNITS)
+                day = at.astimezone(SHANGHAI).date()
+                for word, tf in terms[k]:
+                    for sums, key in ((topic_days, (day, word)),
+                                      (topic_cells, (day, category, unit, word))):
+                        sums[key][0] += 1
+                        sums[key][1] += tf
                 rows.append({"complaint_id": f"{label}-{i}", "number": f"JS-{label}-{i}",
                              "title": None, "channel": "app",
-                             "category": rng.choice(CATEGORIES), "received_at": at,
+                             "category": category, "received_at": at,
                              "month": month_of(at), "location": None, "place_key": None,
-                             "unit_id": rng.choice(UNITS), "unit_name": None,
+                             "unit_id": unit, "unit_name": None,
                              "status": "closed", "counted": True, "closed_at": None,
                              "words": cut[k], "cluster_id": f"{label}-{i}", "repeat_of": None,
                              "repeat_times": 0, "unrated": False})
@@ -97,10 +115,17 @@ def fill(db: Database, n: int, rng: random.Random, pool: int) -> None:
                           "received_at": row.received_at} for w in set(row.words.split())]
         for i in range(0, len(postings), 10000):
             conn.execute(insert(AnalysisWord), postings[i:i + 10000])
+        for model, sums, names in ((AnalysisTopicDay, topic_days, ("day", "word")),
+                                   (AnalysisTopicCell, topic_cells,
+                                    ("day", "category", "unit_id", "word"))):
+            rows = [dict(zip(names, key), documents=n, tf=tf) for key, (n, tf) in sums.items()]
+            for i in range(0, len(rows), 10000):
+                conn.execute(insert(model), rows[i:i + 10000])
     with db.engine.begin() as conn:
         if db.engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("ANALYZE analysis_cases")
-            conn.exec_driver_sql("ANALYZE analysis_words")
+            for name in ("analysis_cases", "analysis_words", "analysis_topic_days",
+                         "analysis_topic_cells"):
+                conn.exec_driver_sql(f"ANALYZE {name}")
 
 
 def timed(what: str, call, repeat: int = 3) -> float:

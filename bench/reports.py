@@ -13,7 +13,9 @@ and the consumers' business; this measures what the office waits for):
 - `figure_rollups`: the daily counters of those cases per unit × category × channel on both
   bases (a few cases excluded from the assessment basis);
 - `analysis_cases`: each case's stored topic words (a pool of generated complaint texts cut by
-  the Analyzer once, then reused: cutting is not what is timed).
+  the Analyzer once, then reused: cutting is not what is timed);
+- `analysis_topic_days` and `analysis_topic_cells`: hot topics' daily roll-ups of those words
+  (documents and tf sums per word), as the analysis consumers keep them.
 
 Then times, through RatingService's RPC entrypoints on that database (worker_factory, no
 broker), each the best of three:
@@ -49,7 +51,8 @@ from services.common.config_files import read_yaml  # noqa: E402
 from services.common.contracts import CATEGORIES, CHANNELS  # noqa: E402
 from services.common.db import make_engine, unit_of_work  # noqa: E402
 from services.common.migrate import upgrade  # noqa: E402
-from services.rating.analysis import AnalysisSettings, default_analyzer  # noqa: E402
+from services.rating.analysis import (AnalysisSettings, default_analyzer,  # noqa: E402
+                                      document_terms)
 from services.rating.assessment import load_rules  # noqa: E402
 from services.rating.figures import load_units  # noqa: E402
 from services.rating.service import RatingService  # noqa: E402
@@ -141,6 +144,11 @@ def fill(engine, n: int, rng: random.Random, pool: int) -> None:
     analyzer = default_analyzer()
     texts = [complaint(rng) for _ in range(pool)]
     cut = [" ".join(analyzer.words(t)) for t in texts]
+    # What each text adds to hot topics' roll-ups: a document, and per word one document and
+    # its tf ("" counts the documents).
+    terms = [[("", 0.0), *document_terms(c.split()).items()] for c in cut]
+    topic_days: dict[tuple, list] = defaultdict(lambda: [0, 0.0])
+    topic_cells: dict[tuple, list] = defaultdict(lambda: [0, 0.0])
     units, staffed = _units()
     days = (LAST_DAY - FIRST_DAY).days + 1
     channels = [c for c in CHANNELS for _ in range(CHANNEL_WEIGHTS[c])]
@@ -155,7 +163,9 @@ def fill(engine, n: int, rng: random.Random, pool: int) -> None:
         facts = Copier(raw, "case_facts", FACT_COLUMNS)
         words = Copier(raw, "analysis_cases", ANALYSIS_COLUMNS)
         for i in range(n):
-            day = FIRST_DAY + timedelta(days=rng.randrange(days))
+            # In order of receipt, as the consumers write them (a table filled in random
+            # order would make every period's rows scattered over all its pages).
+            day = FIRST_DAY + timedelta(days=i * days // n)
             received = datetime(day.year, day.month, day.day, tzinfo=SHANGHAI) + timedelta(
                 seconds=rng.randrange(8 * 3600, 22 * 3600))
             received = received.astimezone(UTC)
@@ -195,6 +205,11 @@ def fill(engine, n: int, rng: random.Random, pool: int) -> None:
                        f"{local:%Y-%m}", None, None, unit_id, unit.name, status, True, closed_at,
                        cut[k], complaint_id, None, 0, level, contacted, solved, rated_at,
                        not rated and not still_open))
+            for word, tf in terms[k]:
+                for sums, topic_key in ((topic_days, (day, word)),
+                                        (topic_cells, (day, category, unit_id, word))):
+                    sums[topic_key][0] += 1
+                    sums[topic_key][1] += tf
             moves = {"received": 1, "dispatched": 1, "signed": 1,
                      "signed_on_time": int(signed <= sign_due),
                      "sign_seconds": int((signed - received).total_seconds()),
@@ -225,12 +240,20 @@ def fill(engine, n: int, rng: random.Random, pool: int) -> None:
         for key, values in rollups.items():
             table.add((*key, *values))
         table.flush()
+        for name, sums, names in (("analysis_topic_days", topic_days, ("day", "word")),
+                                  ("analysis_topic_cells", topic_cells,
+                                   ("day", "category", "unit_id", "word"))):
+            table = Copier(raw, name, names + ("documents", "tf"))
+            for key, (documents, tf) in sums.items():
+                table.add((*key, documents, tf))
+            table.flush()
         raw.commit()
     finally:
         raw.close()
         psycopg2.extensions.set_wait_callback(callback)
     with engine.begin() as conn:
-        for name in ("case_facts", "analysis_cases", "figure_rollups"):
+        for name in ("case_facts", "analysis_cases", "figure_rollups", "analysis_topic_days",
+                     "analysis_topic_cells"):
             conn.exec_driver_sql(f"ANALYZE {name}")
 
 
@@ -265,12 +288,14 @@ def main() -> None:
     if not args.keep:
         with db.engine.begin() as conn:
             conn.exec_driver_sql("TRUNCATE case_facts, analysis_cases, figure_rollups, "
-                                 "analysis_words, summary_charts, summaries")
+                                 "analysis_words, analysis_topic_days, "
+                                 "analysis_topic_cells, summary_charts, summaries")
         started = time.perf_counter()
         fill(db.engine, args.n, rng, args.pool)
         print(f"filled in {time.perf_counter() - started:.0f} s", flush=True)
     with db.engine.connect() as conn:
-        for name in ("case_facts", "figure_rollups", "analysis_cases"):
+        for name in ("case_facts", "figure_rollups", "analysis_cases", "analysis_topic_days",
+                     "analysis_topic_cells"):
             print(f"  {name}: {conn.execute(text(f'SELECT count(*) FROM {name}')).scalar():,} rows")
     service = worker_factory(RatingService, db=db, rules=load_rules(),
                              calendar=WorkingCalendar(),

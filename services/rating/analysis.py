@@ -76,6 +76,7 @@ COMMON_MIN_CASES = 5
 COMMON_WITHIN_DAYS = 7
 COMMON_THRESHOLD = 0.5
 REPEAT_WITHIN_DAYS = 180
+TIE_PLACES = 8               # hot topics' weights equal to these places are a tie
 
 
 class AnalysisConfigError(ValueError):
@@ -341,49 +342,88 @@ def hot_topics_of_words(now: Sequence[tuple[Sequence[str], str | None, str | Non
                         last_year: Sequence[Sequence[str]] = (), top: int = 20, *,
                         idf: Mapping[str, float] | None = None,
                         default_idf: float | None = None) -> HotTopics:
-    """`hot_topics` from words already cut (the projection stores them): the period's
-    documents as (words, category, unit_id), the other two periods' as words alone (only
-    their document frequencies are read). No record objects: a month of 42 000 cases is
-    counted in well under a second."""
+    """`hot_topics` from words already cut: the period's documents as (words, category,
+    unit_id), the other two periods' as words alone (only their document frequencies are
+    read). No record objects."""
     now_words = [words for words, _, _ in now]
     prev_words, last_words = previous, last_year
 
     df_now = _document_frequency(now_words)
-    df_prev = _document_frequency(prev_words)
-    df_last = _document_frequency(last_words)
-    if idf is None:
-        total = len(now_words) + len(prev_words) + len(last_words)
-        reference = df_now + df_prev + df_last
-        idf = {w: smoothed_idf(total, reference[w]) for w in df_now}
-        default_idf = smoothed_idf(total, 0)
-    elif default_idf is None:
-        default_idf = max(idf.values(), default=1.0)
-
     weights: dict[str, float] = defaultdict(float)
     for words in now_words:
         if words:
             share = 1.0 / len(words)     # tf: each occurrence adds 1 / words in the document
             for word in words:
                 weights[word] += share
-    for word in weights:
-        weights[word] *= idf.get(word, default_idf)
-    chosen = heapq.nsmallest(top, weights, key=lambda w: (-weights[w], -df_now[w], w))
 
-    wanted = set(chosen)
-    by_category: dict[str, Counter] = {w: Counter() for w in chosen}
-    by_unit: dict[str, Counter] = {w: Counter() for w in chosen}
-    for words, category, unit_id in now:
-        for word in wanted.intersection(words):
-            by_category[word][category] += 1
-            by_unit[word][unit_id] += 1
+    def breakdown(chosen):
+        wanted = set(chosen)
+        by_category: dict[str, Counter] = {w: Counter() for w in chosen}
+        by_unit: dict[str, Counter] = {w: Counter() for w in chosen}
+        for words, category, unit_id in now:
+            for word in wanted.intersection(words):
+                by_category[word][category] += 1
+                by_unit[word][unit_id] += 1
+        return by_category, by_unit
 
+    return hot_topics_of_counts(
+        PeriodTerms(len(now_words), df_now, weights),
+        PeriodTerms(len(prev_words), _document_frequency(prev_words)),
+        PeriodTerms(len(last_words), _document_frequency(last_words)),
+        breakdown, top, idf=idf, default_idf=default_idf)
+
+
+def document_terms(words: Sequence[str]) -> dict[str, float]:
+    """One document's distinct words with their tf (occurrences / words in the document),
+    summed occurrence by occurrence as `hot_topics_of_words` does: what a document adds to a
+    roll-up of documents (1) and tf sums per word (analysis_topic_days)."""
+    tf: dict[str, float] = defaultdict(float)
+    if words:
+        share = 1.0 / len(words)
+        for word in words:
+            tf[word] += share
+    return dict(tf)
+
+
+@dataclass(frozen=True)
+class PeriodTerms:
+    """A period's documents counted: how many, and per word the documents containing it
+    (`df`) and the sum of its tf over them (`tf`, needed of the period asked about only).
+    All three are sums, so a period is added up from daily roll-ups."""
+    documents: int
+    df: Mapping[str, int]
+    tf: Mapping[str, float] = field(default_factory=dict)
+
+
+def hot_topics_of_counts(now: PeriodTerms, previous: PeriodTerms, last_year: PeriodTerms,
+                         breakdown: Callable[[list[str]], tuple[Mapping, Mapping]],
+                         top: int = 20, *, idf: Mapping[str, float] | None = None,
+                         default_idf: float | None = None) -> HotTopics:
+    """`hot_topics` from counts (module doc): `breakdown(chosen)` gives the chosen words'
+    documents by category and by unit, as {word: Counter}."""
+    df_now, df_prev, df_last = now.df, previous.df, last_year.df
+    if idf is None:
+        total = now.documents + previous.documents + last_year.documents
+        idf = {w: smoothed_idf(total, df_now[w] + df_prev.get(w, 0) + df_last.get(w, 0))
+               for w in df_now}
+        default_idf = smoothed_idf(total, 0)
+    elif default_idf is None:
+        default_idf = max(idf.values(), default=1.0)
+
+    weights = {w: now.tf[w] * idf.get(w, default_idf) for w in df_now}
+    # Weights equal to 8 places are a tie (broken by documents, then the word): two words of
+    # the same documents weigh the same, but sums of floats added in another order (days of
+    # roll-ups, rows in another order) differ in their last digits.
+    chosen = heapq.nsmallest(top, weights,
+                             key=lambda w: (-round(weights[w], TIE_PLACES), -df_now[w], w))
+    by_category, by_unit = breakdown(chosen)
     keywords = [HotKeyword(keyword=w, count=df_now[w], weight=weights[w],
-                           mom=Change.of(df_now[w], df_prev[w]),
-                           yoy=Change.of(df_now[w], df_last[w]),
+                           mom=Change.of(df_now[w], df_prev.get(w, 0)),
+                           yoy=Change.of(df_now[w], df_last.get(w, 0)),
                            by_category=sorted_counts(by_category[w]),
                            by_unit=sorted_counts(by_unit[w]))
                 for w in chosen]
-    return HotTopics(len(now_words), len(prev_words), len(last_words), keywords)
+    return HotTopics(now.documents, previous.documents, last_year.documents, keywords)
 
 
 # ---------------------------------------------------------------------------------- seasonal

@@ -36,8 +36,10 @@ from services.common.contracts import CATEGORIES, Status
 from services.common.errors import Conflict, InvalidInput, NotFound, load_input, load_viewer
 from services.common.providers import Built, consumes
 from services.rating import analysis, analysis_reads, campaigns
-from services.rating.analysis_models import (AnalysisCase, AnalysisWord, Campaign,
-                                             CampaignCase, CampaignMilestone)
+from services.rating.analysis_models import (NO_UNIT, TOPIC_DOCUMENTS, AnalysisCase,
+                                             AnalysisTopicCell, AnalysisTopicDay,
+                                             AnalysisWord, Campaign, CampaignCase,
+                                             CampaignMilestone)
 from services.common.analysis_inputs import (AttachSchema, CampaignCreateSchema,
                                              CampaignListQuerySchema, CampaignMilestoneSchema,
                                              CloseSchema, DetachSchema, HotTopicsQuerySchema,
@@ -94,7 +96,10 @@ class AnalysisEntrypoints:
             counted=not screened, words=_words_text(words), cluster_id=event["complaint_id"],
             repeat_times=0, unrated=False)
         case = uow.session.merge(case)
-        if not case.counted or not words:
+        if not case.counted:
+            return
+        _count_topics(uow.session, case, case.unit_id, 1)
+        if not words:
             return
         uow.session.add_all(AnalysisWord(word=w, complaint_id=case.complaint_id, received_at=at)
                             for w in set(words) if len(w) <= WORD_MAX)
@@ -110,6 +115,9 @@ class AnalysisEntrypoints:
         case = uow.session.get(AnalysisCase, event["complaint_id"], with_for_update=True)
         if case is None:
             return
+        if case.counted and case.unit_id != event["unit"]["id"]:
+            _count_topics(uow.session, case, case.unit_id, -1, days=False)
+            _count_topics(uow.session, case, event["unit"]["id"], 1, days=False)
         case.unit_id, case.unit_name = event["unit"]["id"], event["unit"]["name"]
         if case.place_key is None and case.counted:
             case.place_key = analysis.place_key_text(None, case.unit_id, case.category)
@@ -124,14 +132,19 @@ class AnalysisEntrypoints:
         case = uow.session.get(AnalysisCase, event["complaint_id"], with_for_update=True)
         if case is None:
             return
+        was_unit = case.unit_id
         case.status = event["to_status"]
         if event["unit"]:
             case.unit_id = event["unit"]["id"]
             case.unit_name = event["unit"]["name"] or case.unit_name
         if event["to_status"] == Status.CLOSED:
             case.closed_at = event["occurred_at"]
+        if case.counted and event["to_status"] not in NOT_COUNTED and case.unit_id != was_unit:
+            _count_topics(uow.session, case, was_unit, -1, days=False)
+            _count_topics(uow.session, case, case.unit_id, 1, days=False)
         if event["to_status"] in NOT_COUNTED and case.counted:
             case.counted = False
+            _count_topics(uow.session, case, was_unit, -1)
             uow.session.execute(delete(AnalysisWord).where(
                 AnalysisWord.complaint_id == case.complaint_id))
 
@@ -444,6 +457,44 @@ def _check_length(first: date, last: date, settings: analysis.AnalysisSettings) 
 
 
 # ================================================================== ingest
+def _count_topics(session, case: AnalysisCase, unit_id: str | None, sign: int,
+                  days: bool = True) -> None:
+    """Add (sign 1) or take back (-1) what the case counts in hot topics' roll-ups: one
+    document, and each of its words' document and tf, on its local day of receipt, in total
+    (unless `days` is False: a move to another unit changes the cells only) and in its
+    category × unit cell. Rows are written in key order, so that two consumers adding to the
+    same day lock its rows in the same order; a row taken back to no document goes."""
+    terms = {w: tf for w, tf in analysis.document_terms(case.words.split()).items()
+             if len(w) <= WORD_MAX}
+    terms[TOPIC_DOCUMENTS] = 0.0
+    day, unit = _local_date(case.received_at), unit_id or NO_UNIT
+    words = sorted(terms)
+    targets = [(AnalysisTopicCell, {"day": day, "category": case.category, "unit_id": unit})]
+    if days:
+        targets.insert(0, (AnalysisTopicDay, {"day": day}))
+    insert = _insert_of(session)
+    for model, key in targets:
+        statement = insert(model).values([dict(key, word=w, documents=sign, tf=sign * terms[w])
+                                          for w in words])
+        table = model.__table__
+        session.execute(statement.on_conflict_do_update(
+            index_elements=[*key, "word"],
+            set_={"documents": table.c.documents + statement.excluded.documents,
+                  "tf": table.c.tf + statement.excluded.tf}))
+        if sign < 0:
+            session.execute(delete(model).where(
+                *(table.c[name] == value for name, value in key.items()),
+                table.c.word.in_(words), table.c.documents <= 0))
+
+
+def _insert_of(session):
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def _window_idf(session, words, at: datetime, days: int) -> tuple[dict[str, float], float]:
     """Smoothed IDF over the cases received within `days` of `at` (what "common" means now:
     a word everybody uses this fortnight says little about which problem a case is)."""

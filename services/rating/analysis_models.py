@@ -62,6 +62,40 @@ class AnalysisWord(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+# Hot topics' roll-ups (docs/ANALYSIS.md): what each counted case adds to TF-IDF, per local
+# (Asia/Shanghai) day of receipt, so that a period's hot topics are a GROUP BY of a few
+# thousand rows rather than a count over every stored word. Written by the consumers as a case
+# arrives, moves to another unit or leaves the analysis (screened out, merged).
+TOPIC_DOCUMENTS = ""     # the word of the row that counts the documents themselves
+NO_UNIT = ""             # unit_id of a case not yet assigned
+
+
+class AnalysisTopicDay(Base):
+    """Per day and word: the counted cases containing the word (`documents`) and the sum of
+    its tf in them; word "" counts every counted case of the day (with words or not)."""
+    __tablename__ = "analysis_topic_days"
+
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    word: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    documents: Mapped[int] = mapped_column(sa.Integer)
+    tf: Mapped[float] = mapped_column(sa.Double)
+
+
+class AnalysisTopicCell(Base):
+    """The same per day × category × unit: hot topics of one category or unit, and the
+    chosen words' cases by category and by unit."""
+    __tablename__ = "analysis_topic_cells"
+    __table_args__ = (sa.Index("ix_analysis_topic_cells_word_day", "word", "day"),
+                      sa.Index("ix_analysis_topic_cells_unit_day", "unit_id", "day"))
+
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    category: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    unit_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    word: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    documents: Mapped[int] = mapped_column(sa.Integer)
+    tf: Mapped[float] = mapped_column(sa.Double)
+
+
 class Campaign(Base):
     """专项治理: a campaign the office runs against one problem."""
     __tablename__ = "campaigns"

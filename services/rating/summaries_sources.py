@@ -34,6 +34,15 @@ def _fact(row: CaseFact, due_at=None) -> dict:
             "instructed": row.instructed}
 
 
+def _received_counts(rows) -> dict:
+    by_channel, by_category = Counter(), Counter()
+    for channel, category, count in rows:
+        by_channel[channel or ""] += count
+        by_category[category or ""] += count
+    return {"total": sum(by_channel.values()), "by_channel": dict(by_channel),
+            "by_category": dict(by_category)}
+
+
 def next_target(row: CaseFact):
     """The open case's next deadline: signing until it is signed, then the reply."""
     if row.signed_at is None and row.sign_due_at is not None:
@@ -55,18 +64,23 @@ class FactSources:
     def gather(self, period: SummaryPeriod, now) -> SummaryInputs:
         previous = period.previous()
         open_cases = self._open_cases()
+        # One read of the period's receptions gives both its counts and the per-day chart,
+        # and one of the cases the dispatch meeting looks at gives the supervised list too
+        # (a month is 42 000 receptions among a million cases: each pass over them counts).
+        received, per_day = self.received_and_per_day(period)
+        touched = self._touched(period)
         return SummaryInputs(
-            received=self.received(period.start, period.end),
+            received=received,
             previous_received=self.received(previous.start, previous.end),
             closed=self.closed(period.start, period.end),
             previous_closed=self.closed(previous.start, previous.end),
             assessment=self.assessment(period),
             overdue=self.overdue(open_cases, now),
             due_soon=self.due_soon(open_cases, now),
-            supervised=self.supervised(period),
+            supervised=[_fact(row) for row in touched if row.supervised],
             hot_topics=self.hot_topics(period),
-            meeting=self.meeting(period, open_cases, now),
-            per_day=self.per_day(period),
+            meeting=self.meeting(period, open_cases, now, touched),
+            per_day=per_day,
             generated_at=now)
 
     # ----------------------------------------------------------------- counts
@@ -75,12 +89,24 @@ class FactSources:
             select(CaseFact.channel, CaseFact.category, func.count())
             .where(CaseFact.received_at >= start, CaseFact.received_at < end)
             .group_by(CaseFact.channel, CaseFact.category)).all()
-        by_channel, by_category = Counter(), Counter()
-        for channel, category, count in rows:
-            by_channel[channel or ""] += count
-            by_category[category or ""] += count
-        return {"total": sum(by_channel.values()), "by_channel": dict(by_channel),
-                "by_category": dict(by_category)}
+        return _received_counts(rows)
+
+    def received_and_per_day(self, period: SummaryPeriod) -> tuple[dict, list]:
+        """`received` and `per_day` of the period from one read of its receptions."""
+        rows: Counter = Counter()
+        local = self.calendar.local
+        for received_at, channel, category in self.session.connection().execute(
+                select(CaseFact.received_at, CaseFact.channel, CaseFact.category)
+                .where(CaseFact.received_at >= period.start,
+                       CaseFact.received_at < period.end)):
+            rows[(local(received_at).date(), channel, category)] += 1
+        by_key: Counter = Counter()
+        per_day: Counter = Counter()
+        for (day, channel, category), count in rows.items():
+            by_key[(channel, category)] += count
+            per_day[(day, category or "")] += count
+        received = _received_counts((c, k, n) for (c, k), n in by_key.items())
+        return received, sorted((day, category, n) for (day, category), n in per_day.items())
 
     def closed(self, start, end) -> int:
         return self.session.execute(
@@ -135,25 +161,23 @@ class FactSources:
                 found.append(_fact(row, target))
         return sorted(found, key=lambda case: case["due_at"])
 
-    def supervised(self, period: SummaryPeriod) -> list[dict]:
-        rows = self.session.execute(select(CaseFact).where(
-            CaseFact.supervised.is_(True),
-            or_(CaseFact.status.in_(OPEN),
-                and_(CaseFact.closed_at >= period.start, CaseFact.closed_at < period.end)))
-            .order_by(CaseFact.received_at)).scalars().all()
-        return [_fact(row) for row in rows]
-
     # ----------------------------------------------------------------- 调度会
-    def meeting(self, period: SummaryPeriod, open_cases, now) -> dict:
-        """The dispatch meeting's lists: the cases open now or closed in the period that were
-        redone, supervised, returned more than once or disputed; and the open ones older than
-        LONG_OPEN_WORKING_DAYS working days."""
-        touched = self.session.execute(select(CaseFact).where(
+    def _touched(self, period: SummaryPeriod) -> list[CaseFact]:
+        """The cases open now or closed in the period that were redone, supervised, returned
+        more than once or disputed (the supervised ones are `supervised`'s list)."""
+        return self.session.execute(select(CaseFact).where(
             or_(CaseFact.status.in_(OPEN),
                 and_(CaseFact.closed_at >= period.start, CaseFact.closed_at < period.end)),
             or_(CaseFact.redo_count > 0, CaseFact.supervised.is_(True),
                 CaseFact.return_count > 1, CaseFact.disputed.is_(True)))
             .order_by(CaseFact.received_at)).scalars().all()
+
+    def meeting(self, period: SummaryPeriod, open_cases, now, touched=None) -> dict:
+        """The dispatch meeting's lists: the cases open now or closed in the period that were
+        redone, supervised, returned more than once or disputed; and the open ones older than
+        LONG_OPEN_WORKING_DAYS working days."""
+        if touched is None:
+            touched = self._touched(period)
         lists: dict[str, list] = defaultdict(list)
         for row in touched:
             if row.redo_count:
