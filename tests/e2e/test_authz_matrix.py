@@ -18,6 +18,7 @@ import jwt
 import pytest
 import requests
 
+from services.common.rating_link import sign
 from services.common.signing import hmac_signature
 from tests.conftest import JWT_SECRET, token_for, wait_until
 from tests.e2e.module_system import module_system_fixture
@@ -26,7 +27,9 @@ from tests.e2e.test_lifecycle import PEOPLE as LIFECYCLE_PEOPLE
 pytestmark = pytest.mark.e2e
 
 CTI_SECRET = "cti-secret-for-the-matrix"
-system = module_system_fixture(JIESU_HOTLINE_WEBHOOK_SECRETS=json.dumps([CTI_SECRET]))
+RATING_LINK_SECRET = "rating-link-secret-for-the-matrix"
+system = module_system_fixture(JIESU_HOTLINE_WEBHOOK_SECRETS=json.dumps([CTI_SECRET]),
+                               JIESU_RATING_LINK_SECRET=RATING_LINK_SECRET)
 
 # ------------------------------------------------------------------------------ callers
 # The lifecycle tests' people (config/org.yaml: logistics gets the cases, security is the
@@ -61,6 +64,7 @@ CALLERS = (*PEOPLE, *BAD)
 STAFF = ("handler", "head", "other_handler", "other_head", "office", "leader", "other_leader")
 EVERYONE = (*PEOPLE,)
 UNIT = ("handler", "head")   # the unit the logistics cases go to
+READERS = ("head", "other_head", "office", "leader", "other_leader")   # of the summaries
 
 
 def headers_for(caller: str, tokens: dict) -> dict:
@@ -78,6 +82,11 @@ def soon(days: int) -> str:
 
 FILING = {"category": "logistics", "content": "学生公寓3号楼热水已经停了两天,请尽快维修",
           "pledge": True}
+CALLBACK = {"level": "satisfied", "contacted": True, "solved": True, "comment": "电话回访满意"}
+EXCLUSION = {"reason": "该诉求属于地方政府职责,非本单位可办"}
+CAMPAIGN = {"name": "学生公寓热水专项治理", "lead_unit": "logistics",
+            "target_date": (datetime.now(timezone.utc) + timedelta(days=60)).strftime("%Y-%m-%d"),
+            "scope": {"categories": ["logistics"], "keywords": ["热水"]}}
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64
 
 
@@ -95,6 +104,9 @@ class Route:
     raw: bytes | None = None
     public: bool = False
     fresh: tuple = ()
+    # rating answers from its own projection of the bus: a caller who may act is asked again
+    # until rating has heard of the case (404 or 409 before), within the wait's bound.
+    eventual: bool = False
 
     def expected(self, caller: str) -> int:
         if caller in BAD and not self.public:
@@ -201,6 +213,64 @@ ROUTES = [
           fresh=UNIT),
     Route("milestone", "POST", "/api/v1/staff/cases/{case}/timetable/{milestone}",
           given(200, *UNIT), "milestone", {"update": "feedback", "note": "配件已下单"}),
+    # the office's phone 回访 (issue 12 §1)
+    Route("callback", "POST", "/api/v1/staff/cases/{case}/callback", given(201, "office"),
+          "replied", CALLBACK, fresh=("office",), eventual=True),
+    Route("callback before the reply", "POST", "/api/v1/staff/cases/{case}/callback",
+          given(409, "office"), "known", CALLBACK),
+    # the SMS 回访 page: the signed link is the credential, whoever else is signed in
+    Route("rating page", "GET", "/r/{token}", given(200, *CALLERS), "link", public=True),
+    # 考核 (issue 12 §2, docs/ASSESSMENT.md "The API and who sees what", "Exclusions")
+    Route("assessment", "GET", "/api/v1/staff/assessment?period={period}",
+          given(200, *STAFF), "period"),
+    Route("assessment by category", "GET",
+          "/api/v1/staff/assessment?period={period}&by=category", given(200, *STAFF),
+          "period"),
+    Route("assessment xlsx", "GET", "/api/v1/staff/assessment.xlsx?period={period}",
+          given(200, *STAFF), "period"),
+    Route("publish", "POST", "/api/v1/staff/assessment/{period}/publish",
+          given(200, "office"), "period", {}),
+    Route("exclusion request", "POST", "/api/v1/staff/cases/{case}/exclusions",
+          given(201, *UNIT), "known", EXCLUSION, fresh=UNIT, eventual=True),
+    Route("exclusion pending", "POST", "/api/v1/staff/cases/{case}/exclusions",
+          given(409, *UNIT), "exclusion", EXCLUSION),
+    Route("exclusions", "GET", "/api/v1/staff/exclusions", given(200, *STAFF)),
+    Route("exclusion decision", "POST", "/api/v1/staff/exclusions/{exclusion}/decision",
+          given(200, "office"), "exclusion", {"decision": "approve", "note": "核实属实"},
+          fresh=("office",)),
+    Route("exclusion decided", "POST", "/api/v1/staff/exclusions/{exclusion}/decision",
+          given(409, "office"), "decided", {"decision": "refuse"}),
+    # 周汇总/月总结 (§3, docs/SUMMARIES.md "API"): handlers are told there are none
+    Route("summaries", "GET", "/api/v1/staff/summaries", given(200, *READERS)),
+    Route("generate a summary", "POST", "/api/v1/staff/summaries", given(201, "office"),
+          body={"kind": "weekly", "period": "2026-W02"}),
+    Route("summary", "GET", "/api/v1/staff/summaries/{summary}", given(200, *READERS),
+          "summary"),
+    Route("summary xlsx", "GET", "/api/v1/staff/summaries/{summary}.xlsx",
+          given(200, *READERS), "summary"),
+    # 分析研判 and 专项治理 (§5, docs/ANALYSIS.md "Who sees what"): a unit's staff their
+    # unit's analysis; campaigns their unit leads or is named in (security is not)
+    *[Route(f"analysis {name}", "GET", f"/api/v1/staff/analysis/{name}{query}",
+            given(200, *STAFF)) for name, query in (
+        ("hot-topics", "?from=2026-11-01&to=2026-11-30"), ("seasonal", ""), ("problems", ""))],
+    Route("create a campaign", "POST", "/api/v1/staff/campaigns", given(201, "office"),
+          body=CAMPAIGN),
+    Route("campaigns", "GET", "/api/v1/staff/campaigns", given(200, *STAFF)),
+    Route("campaign", "GET", "/api/v1/staff/campaigns/{campaign}",
+          given(200, "handler", "head", "office", "leader", "other_leader"), "campaign"),
+    Route("campaign suggestions", "GET", "/api/v1/staff/campaigns/{campaign}/suggestions",
+          given(200, "office"), "campaign"),
+    Route("attach", "POST", "/api/v1/staff/campaigns/{campaign}/cases", given(200, "office"),
+          "campaign", {"complaint_ids": ["{case}"], "note": "同一热水问题"}, eventual=True),
+    Route("detach", "POST", "/api/v1/staff/campaigns/{campaign}/cases/{case}/detach",
+          given(200, "office"), "attached", {"note": "非热水问题"}, fresh=("office",)),
+    Route("campaign milestone", "POST", "/api/v1/staff/campaigns/{campaign}/milestones",
+          given(201, "office", "head"), "campaign", {"title": "完成3号楼热水器更换"}),
+    Route("close a campaign", "POST", "/api/v1/staff/campaigns/{campaign}/close",
+          given(200, "office"), "campaign", {"conclusion": "热水器已全部更换"},
+          fresh=("office",)),
+    Route("close a closed campaign", "POST", "/api/v1/staff/campaigns/{campaign}/close",
+          given(409, "office"), "closed_campaign", {"conclusion": "热水器已全部更换"}),
     # the hotline
     Route("hotline calls", "GET", "/api/v1/staff/hotline/calls", given(200, "office")),
     Route("hotline call", "GET", "/api/v1/staff/hotline/calls/{call}", given(200, "office"),
@@ -308,6 +378,74 @@ class World:
             self.call("handler", "POST", path, body)), timeout=60, message="timetable")
         return dict(made, milestone=set_.json()["milestones"][0]["id"])
 
+    def until(self, who, method, path, body, status: int) -> requests.Response:
+        """Asked until the answer is `status`: rating hears of a case by events."""
+        last = []
+
+        def answered() -> bool:   # (a 4xx Response is falsy)
+            last[:] = [self.call(who, method, path, body)]
+            return last[0].status_code == status
+        try:
+            wait_until(answered, timeout=60, message=f"{method} {path} {status}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; last {last[0].status_code} {last[0].text[:200]}")
+        return last[0]
+
+    def known(self) -> dict:
+        """An assigned case rating has heard of (before, its callback is 404, not 409)."""
+        made = self.assigned()
+        self.until("office", "POST", f"/api/v1/staff/cases/{made['case']}/callback",
+                   CALLBACK, 409)
+        return made
+
+    def link(self) -> dict:
+        made = self.replied()
+        owner = PEOPLE["owner"]["sub"]
+        made["token"] = sign(RATING_LINK_SECRET, made["case"], owner, int(time.time()) + 3600)
+        self.until("owner", "GET", f"/r/{made['token']}", None, 200)
+        return made
+
+    def period(self) -> dict:
+        """The month before this one (Asia/Shanghai): over, so it can be published."""
+        local = datetime.now(timezone(timedelta(hours=8)))
+        finished = local.replace(day=1) - timedelta(days=1)
+        return {"period": f"{finished:%Y-%m}"}
+
+    def exclusion(self) -> dict:
+        made = self.assigned()
+        asked = self.until("handler", "POST", f"/api/v1/staff/cases/{made['case']}/exclusions",
+                           EXCLUSION, 201)
+        return dict(made, exclusion=asked.json()["id"])
+
+    def decided(self) -> dict:
+        made = self.exclusion()
+        self.call("office", "POST", f"/api/v1/staff/exclusions/{made['exclusion']}/decision",
+                  {"decision": "approve"}, expect=200)
+        return made
+
+    def summary(self) -> dict:
+        made = self.call("office", "POST", "/api/v1/staff/summaries",
+                         {"kind": "weekly", "period": "2026-W01"})
+        assert made.status_code in (200, 201), made.text
+        return {"summary": made.json()["id"]}
+
+    def campaign(self) -> dict:
+        made = self.assigned()
+        created = self.call("office", "POST", "/api/v1/staff/campaigns", CAMPAIGN, expect=201)
+        return dict(made, campaign=created.json()["id"])
+
+    def attached(self) -> dict:
+        made = self.campaign()
+        self.until("office", "POST", f"/api/v1/staff/campaigns/{made['campaign']}/cases",
+                   {"complaint_ids": [made["case"]]}, 200)
+        return made
+
+    def closed_campaign(self) -> dict:
+        made = self.campaign()
+        self.call("office", "POST", f"/api/v1/staff/campaigns/{made['campaign']}/close",
+                  {"conclusion": "已整改"}, expect=200)
+        return made
+
     def call_(self) -> dict:
         self.calls += 1
         call_id = f"mx-call-{self.calls}"
@@ -377,10 +515,19 @@ def test_each_caller_gets_the_documented_answer(world, bad_tokens, route, caller
         kwargs["data"] = route.raw
     elif route.body is not None:
         kwargs["json"] = fill(route.body, values)
-    reply = requests.request(route.method, world.url + fill(route.path, values),
-                             headers=headers, timeout=30, **kwargs)
-
     expected = route.expected(caller)
+
+    def ask():
+        return requests.request(route.method, world.url + fill(route.path, values),
+                                headers=headers, timeout=30, **kwargs)
+    replies = [ask()]
+    if route.eventual and expected < 300:
+        def heard() -> bool:
+            if replies[-1].status_code in (404, 409):
+                replies.append(ask())
+            return replies[-1].status_code not in (404, 409)
+        wait_until(heard, timeout=60, message=f"{route.name}: rating hears of the case")
+    reply = replies[-1]
     assert reply.status_code == expected, (reply.status_code, reply.text[:300])
     if expected >= 400:
         error = reply.json()["error"]
