@@ -3,7 +3,7 @@ replicas race to make the same due summaries (both gather, one stores and publis
 posts each summary once to a local fake WeCom robot, and asking again makes nothing new."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import eventlet
@@ -21,7 +21,7 @@ from services.notify.tests.test_workgroup import serving
 from services.common.calendar import calendar_for
 from services.common.settings import Settings
 from services.rating import summaries_entrypoints
-from services.rating.figures_models import CaseFact
+from services.rating.figures_models import CaseFact, FigureRollup
 from services.rating.assessment import load_rules
 from services.rating.service import RatingService
 from services.rating.summaries_models import Summary
@@ -77,6 +77,11 @@ def seed(url):
                 status="closed", closed_as="rated", closed_at=local(2026, 11, day, 15),
                 final_level=level, contacted=True, solved=level != "dissatisfied",
                 rated_at=local(2026, 11, day, 15)))
+            # The figures' roll-up of that rating: a week's 三率 are read from these.
+            session.add(FigureRollup(
+                basis="assessment", day=date(2026, 11, day), unit_id="logistics",
+                category="logistics", channel="app", rated=1, contacted=1,
+                solved=int(level != "dissatisfied"), **{level: 1}))
         session.commit()
     return engine
 
