@@ -115,7 +115,9 @@ def _move(fact, ctx: Context, moment: datetime | date, counter: str, delta: int 
 
 # ====================================================================== the events
 def _received(fact, event, ctx) -> Outcome:
-    first = fact.received_at is None
+    # Whether the reception was counted: only this event sets the channel (the assignment,
+    # whose queue may deliver first, sets received_at too).
+    first = fact.channel is None
     fact.number = event["number"]
     fact.title = event.get("title")
     fact.channel = event["channel"]

@@ -82,6 +82,17 @@ def test_a_reception_counts_for_no_unit_and_masks_the_phone():
     assert (case.channel, case.anonymous, case.status) == ("wechat", True, "received")
 
 
+def test_a_reception_heard_after_the_assignment_is_still_counted_once():
+    """intake's and routing's events reach rating on two queues: the assignment may come
+    first (a redelivery, a consumer restarting), and the reception still counts, once."""
+    case = fact()
+    apply(case, "complaint_assigned", assigned(), ctx())
+    moved = apply(case, "complaint_received", received(), ctx()).moves
+    assert [(m.counter, m.delta, m.day) for m in moved] == [("received", 1, date(2026, 11, 2))]
+    assert case.unit_id == "logistics" and case.channel == "wechat"
+    assert apply(case, "complaint_received", received(), ctx()).moves == []
+
+
 def test_the_assignment_takes_the_units_name_and_kind_from_the_directory():
     case = fact()
     apply(case, "complaint_received", received(), ctx())
