@@ -23,21 +23,18 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta
-from functools import lru_cache
+from datetime import date, timedelta
 
 from nameko.rpc import rpc
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select
 
 from services.common.access import UNIT_ROLES, Viewer
-from services.common.config_files import read_yaml
 from services.common.contracts import CATEGORIES, Status
 from services.common.errors import Conflict, InvalidInput, NotFound, load_input, load_viewer
 from services.common.providers import Built, consumes
-from services.rating import analysis, analysis_reads, campaigns
-from services.rating.analysis_models import (NO_UNIT, TOPIC_DOCUMENTS, AnalysisCase,
-                                             AnalysisTopicCell, AnalysisTopicDay,
+from services.rating import (analysis, analysis_ingest, analysis_reads,
+                             analysis_views, campaigns)
+from services.rating.analysis_models import (AnalysisCase,
                                              AnalysisWord, Campaign, CampaignCase,
                                              CampaignMilestone)
 from services.common.analysis_inputs import (AttachSchema, CampaignCreateSchema,
@@ -47,8 +44,6 @@ from services.common.analysis_inputs import (AttachSchema, CampaignCreateSchema,
 
 EXPECTED = (InvalidInput, NotFound, Conflict)
 NOT_COUNTED = (Status.SCREENED_OUT, Status.MERGED)
-ORG_FILE = analysis.CONFIG_DIR.parents[1] / "config" / "org.yaml"
-WORD_MAX = 64             # a posting's word column; longer "words" are no topic anyway
 PROBLEMS_DEFAULT_DAYS = 30
 
 
@@ -58,19 +53,8 @@ def _analyzer(settings) -> analysis.Analyzer:
     return analyzer
 
 
-@lru_cache(maxsize=1)
-def unit_names() -> dict[str, str]:
-    """Unit id → name from config/org.yaml (campaigns name their lead unit)."""
-    raw = read_yaml(ORG_FILE, "the organisation directory", ValueError) or {}
-    return {str(u["id"]): u.get("name") or str(u["id"]) for u in raw.get("units") or ()}
-
-
 def _words_text(words) -> str:
     return " ".join(words)
-
-
-def _local_date(moment: datetime) -> date:
-    return moment.astimezone(campaigns.TZ).date()
 
 
 class AnalysisEntrypoints:
@@ -98,15 +82,15 @@ class AnalysisEntrypoints:
         case = uow.session.merge(case)
         if not case.counted:
             return
-        _count_topics(uow.session, case, case.unit_id, 1)
+        analysis_ingest.count_topics(uow.session, case, case.unit_id, 1)
         if not words:
             return
         uow.session.add_all(AnalysisWord(word=w, complaint_id=case.complaint_id, received_at=at)
-                            for w in set(words) if len(w) <= WORD_MAX)
+                            for w in set(words) if len(w) <= analysis_ingest.WORD_MAX)
         uow.session.flush()
-        _link(uow.session, case, words, settings)
+        analysis_ingest.link(uow.session, case, words, settings)
         if case.place_key:
-            _flag_repeat(uow.session, case, words, settings)
+            analysis_ingest.flag_repeat(uow.session, case, words, settings)
 
     @consumes("routing", "complaint_assigned")
     def analysis_on_assigned(self, event, uow):
@@ -116,14 +100,14 @@ class AnalysisEntrypoints:
         if case is None:
             return
         if case.counted and case.unit_id != event["unit"]["id"]:
-            _count_topics(uow.session, case, case.unit_id, -1, days=False)
-            _count_topics(uow.session, case, event["unit"]["id"], 1, days=False)
+            analysis_ingest.count_topics(uow.session, case, case.unit_id, -1, days=False)
+            analysis_ingest.count_topics(uow.session, case, event["unit"]["id"], 1, days=False)
         case.unit_id, case.unit_name = event["unit"]["id"], event["unit"]["name"]
         if case.place_key is None and case.counted:
             case.place_key = analysis.place_key_text(None, case.unit_id, case.category)
             words = case.words.split()
             if case.place_key and words:
-                _flag_repeat(uow.session, case, words, self.analysis_settings)
+                analysis_ingest.flag_repeat(uow.session, case, words, self.analysis_settings)
 
     @consumes("intake", "complaint_transitioned")
     def analysis_on_transitioned(self, event, uow):
@@ -140,11 +124,11 @@ class AnalysisEntrypoints:
         if event["to_status"] == Status.CLOSED:
             case.closed_at = event["occurred_at"]
         if case.counted and event["to_status"] not in NOT_COUNTED and case.unit_id != was_unit:
-            _count_topics(uow.session, case, was_unit, -1, days=False)
-            _count_topics(uow.session, case, case.unit_id, 1, days=False)
+            analysis_ingest.count_topics(uow.session, case, was_unit, -1, days=False)
+            analysis_ingest.count_topics(uow.session, case, case.unit_id, 1, days=False)
         if event["to_status"] in NOT_COUNTED and case.counted:
             case.counted = False
-            _count_topics(uow.session, case, was_unit, -1)
+            analysis_ingest.count_topics(uow.session, case, was_unit, -1)
             uow.session.execute(delete(AnalysisWord).where(
                 AnalysisWord.complaint_id == case.complaint_id))
 
@@ -240,15 +224,15 @@ class AnalysisEntrypoints:
         unit = _unit_scope(viewer, query["unit"])
         settings = self.analysis_settings
         with self.db.unit_of_work() as uow:
-            last = query["end"] or _local_date(uow.clock.now())
+            last = query["end"] or analysis_ingest.local_date(uow.clock.now())
             first = query["start"] or last - timedelta(days=PROBLEMS_DEFAULT_DAYS - 1)
             if first > last:
                 raise InvalidInput({"from": ["from 不能晚于 to (from is after to)"]})
             _check_length(first, last, settings)
             start, end = campaigns.day_bounds(first, last)
-            common = _common_problems(uow.session, start, end, query["category"], unit,
+            common = analysis_views.common_problems(uow.session, start, end, query["category"], unit,
                                       settings)
-            repeated = _repeated(uow.session, start, end, query["category"], unit)
+            repeated = analysis_views.repeated(uow.session, start, end, query["category"], unit)
         return {"from": first.isoformat(), "to": last.isoformat(), "unit": unit,
                 "category": query["category"],
                 "settings": {"min_cases": settings.common_min_cases,
@@ -269,14 +253,14 @@ class AnalysisEntrypoints:
         if scope.empty:
             raise InvalidInput({"scope": ["范围不能为空:至少给出类别、关键词、单位或时间之一 "
                                           "(an empty scope)"]})
-        names = unit_names()
+        names = analysis_views.unit_names()
         unknown = [u for u in (body["lead_unit"], *scope.units) if u not in names]
         if unknown:
             raise InvalidInput({"lead_unit" if unknown[0] == body["lead_unit"] else "scope": [
                 f"未知单位 {unknown[0]} (unknown unit)"]})
         with self.db.unit_of_work() as uow:
             now = uow.clock.now()
-            if body["target_date"] < _local_date(now):
+            if body["target_date"] < analysis_ingest.local_date(now):
                 raise InvalidInput({"target_date": ["目标日期不能早于今天 "
                                                     "(target date in the past)"]})
             campaign = Campaign(id=str(uuid.uuid4()), name=body["name"].strip(),
@@ -286,7 +270,7 @@ class AnalysisEntrypoints:
                                 created_at=now)
             uow.session.add(campaign)
             uow.session.flush()
-            return _campaign_view(uow.session, campaign, self.rules, now)
+            return analysis_views.campaign_view(uow.session, campaign, self.rules, now)
 
     @rpc(expected_exceptions=EXPECTED)
     def campaign_list(self, caller, query):
@@ -299,7 +283,7 @@ class AnalysisEntrypoints:
             found = [c for c in uow.session.execute(statement).scalars()
                      if _may_read(viewer, c)]
             now = uow.clock.now()
-            return [_campaign_view(uow.session, c, self.rules, now, details=False)
+            return [analysis_views.campaign_view(uow.session, c, self.rules, now, details=False)
                     for c in found]
 
     @rpc(expected_exceptions=EXPECTED)
@@ -307,7 +291,7 @@ class AnalysisEntrypoints:
         viewer = _staff(load_viewer(caller))
         with self.db.unit_of_work() as uow:
             campaign = _campaign(uow.session, campaign_id, viewer)
-            return _campaign_view(uow.session, campaign, self.rules, uow.clock.now())
+            return analysis_views.campaign_view(uow.session, campaign, self.rules, uow.clock.now())
 
     @rpc(expected_exceptions=EXPECTED)
     def campaign_suggestions(self, campaign_id, caller):
@@ -318,7 +302,7 @@ class AnalysisEntrypoints:
         with self.db.unit_of_work() as uow:
             campaign = _campaign(uow.session, campaign_id, viewer)
             return {"campaign_id": campaign.id,
-                    "cases": _suggestions(uow.session, campaign, settings)}
+                    "cases": analysis_views.suggestions(uow.session, campaign, settings)}
 
     @rpc(expected_exceptions=EXPECTED)
     def campaign_attach(self, campaign_id, caller, body):
@@ -356,7 +340,7 @@ class AnalysisEntrypoints:
                          campaign_name=campaign.name, by={"id": viewer.id, "name": viewer.name},
                          note=body["note"])
             uow.session.flush()
-            return _campaign_view(uow.session, campaign, self.rules, now)
+            return analysis_views.campaign_view(uow.session, campaign, self.rules, now)
 
     @rpc(expected_exceptions=EXPECTED)
     def campaign_detach(self, campaign_id, complaint_id, caller, body):
@@ -376,7 +360,7 @@ class AnalysisEntrypoints:
                      campaign_name=campaign.name, by={"id": viewer.id, "name": viewer.name},
                      note=body["note"])
             uow.session.flush()
-            return _campaign_view(uow.session, campaign, self.rules, now)
+            return analysis_views.campaign_view(uow.session, campaign, self.rules, now)
 
     @rpc(expected_exceptions=EXPECTED)
     def campaign_add_milestone(self, campaign_id, caller, body):
@@ -396,7 +380,7 @@ class AnalysisEntrypoints:
                 note=body["note"], due_date=body["due_date"], done=body["done"],
                 recorded_by=viewer.id, recorded_by_name=viewer.name, recorded_at=now))
             uow.session.flush()
-            return _campaign_view(uow.session, campaign, self.rules, now)
+            return analysis_views.campaign_view(uow.session, campaign, self.rules, now)
 
     @rpc(expected_exceptions=EXPECTED)
     def campaign_close(self, campaign_id, caller, body):
@@ -409,7 +393,7 @@ class AnalysisEntrypoints:
             campaign.status, campaign.conclusion = campaigns.CLOSED, body["conclusion"].strip()
             campaign.closed_by, campaign.closed_at = viewer.id, now
             uow.session.flush()
-            return _campaign_view(uow.session, campaign, self.rules, now)
+            return analysis_views.campaign_view(uow.session, campaign, self.rules, now)
 
 
 # ================================================================== access
@@ -454,283 +438,3 @@ def _check_length(first: date, last: date, settings: analysis.AnalysisSettings) 
     if (last - first).days + 1 > settings.max_range_days:
         raise InvalidInput({"to": [f"时间范围不能超过 {settings.max_range_days} 天 "
                                    f"(range longer than {settings.max_range_days} days)"]})
-
-
-# ================================================================== ingest
-def _count_topics(session, case: AnalysisCase, unit_id: str | None, sign: int,
-                  days: bool = True) -> None:
-    """Add (sign 1) or take back (-1) what the case counts in hot topics' roll-ups: one
-    document, and each of its words' document and tf, on its local day of receipt, in total
-    (unless `days` is False: a move to another unit changes the cells only) and in its
-    category × unit cell. Rows are written in key order, so that two consumers adding to the
-    same day lock its rows in the same order; a row taken back to no document goes."""
-    terms = {w: tf for w, tf in analysis.document_terms(case.words.split()).items()
-             if len(w) <= WORD_MAX}
-    terms[TOPIC_DOCUMENTS] = 0.0
-    day, unit = _local_date(case.received_at), unit_id or NO_UNIT
-    words = sorted(terms)
-    targets = [(AnalysisTopicCell, {"day": day, "category": case.category, "unit_id": unit})]
-    if days:
-        targets.insert(0, (AnalysisTopicDay, {"day": day}))
-    insert = _insert_of(session)
-    for model, key in targets:
-        statement = insert(model).values([dict(key, word=w, documents=sign, tf=sign * terms[w])
-                                          for w in words])
-        table = model.__table__
-        session.execute(statement.on_conflict_do_update(
-            index_elements=[*key, "word"],
-            set_={"documents": table.c.documents + statement.excluded.documents,
-                  "tf": table.c.tf + statement.excluded.tf}))
-        if sign < 0:
-            session.execute(delete(model).where(
-                *(table.c[name] == value for name, value in key.items()),
-                table.c.word.in_(words), table.c.documents <= 0))
-
-
-def _insert_of(session):
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
-
-
-def _window_idf(session, words, at: datetime, days: int) -> tuple[dict[str, float], float]:
-    """Smoothed IDF over the cases received within `days` of `at` (what "common" means now:
-    a word everybody uses this fortnight says little about which problem a case is)."""
-    low, high = at - timedelta(days=days), at + timedelta(days=days)
-    total = session.execute(select(func.count()).select_from(AnalysisCase).where(
-        AnalysisCase.counted.is_(True), AnalysisCase.received_at >= low,
-        AnalysisCase.received_at <= high)).scalar_one()
-    df = dict(session.execute(select(AnalysisWord.word, func.count()).where(
-        AnalysisWord.word.in_(sorted(words)), AnalysisWord.received_at >= low,
-        AnalysisWord.received_at <= high).group_by(AnalysisWord.word)).all())
-    idf = {w: analysis.smoothed_idf(total, df.get(w, 0)) for w in words}
-    return idf, analysis.smoothed_idf(total, 0)
-
-
-def _alike(session, case: AnalysisCase, words, others, settings) -> list[tuple[AnalysisCase, float]]:
-    """The `others` at least `common_threshold` alike to the case (TF-IDF cosine)."""
-    if not others:
-        return []
-    vocabulary = set(words).union(*(o.words.split() for o in others))
-    idf, default = _window_idf(session, vocabulary, case.received_at,
-                               max(settings.common_within_days, 1))
-    mine = analysis.unit_vector(words, idf, default)
-    found = []
-    for other in others:
-        score = analysis.cosine(mine, analysis.unit_vector(other.words.split(), idf, default))
-        if score >= settings.common_threshold:
-            found.append((other, score))
-    return found
-
-
-def _link(session, case: AnalysisCase, words, settings) -> None:
-    """Join the case to the clusters of its look-alikes received within M days of it; the
-    clusters it bridges become one (the smallest id names it)."""
-    within = timedelta(days=settings.common_within_days)
-    low, high = case.received_at - within, case.received_at + within
-    shared = func.count().label("shared")
-    candidates = [row[0] for row in session.execute(
-        select(AnalysisWord.complaint_id, shared).where(
-            AnalysisWord.word.in_(sorted(set(words))), AnalysisWord.received_at >= low,
-            AnalysisWord.received_at <= high, AnalysisWord.complaint_id != case.complaint_id)
-        .group_by(AnalysisWord.complaint_id)
-        .order_by(shared.desc(), AnalysisWord.complaint_id).limit(settings.link_candidates))]
-    if not candidates:
-        return
-    others = session.execute(select(AnalysisCase).where(
-        AnalysisCase.complaint_id.in_(candidates), AnalysisCase.counted.is_(True))).scalars().all()
-    linked = _alike(session, case, words, others, settings)
-    if not linked:
-        return
-    clusters = {other.cluster_id or other.complaint_id for other, _ in linked}
-    clusters.add(case.cluster_id or case.complaint_id)
-    target = min(clusters)
-    session.execute(update(AnalysisCase).where(AnalysisCase.cluster_id.in_(sorted(clusters)))
-                    .values(cluster_id=target).execution_options(synchronize_session="fetch"))
-    case.cluster_id = target
-
-
-def _flag_repeat(session, case: AnalysisCase, words, settings) -> None:
-    """反复发生: a similar case at the same place key, closed before this one came in."""
-    since = case.received_at - timedelta(days=settings.repeat_within_days)
-    earlier = session.execute(select(AnalysisCase).where(
-        AnalysisCase.place_key == case.place_key, AnalysisCase.counted.is_(True),
-        AnalysisCase.complaint_id != case.complaint_id, AnalysisCase.closed_at.is_not(None),
-        AnalysisCase.closed_at <= case.received_at, AnalysisCase.closed_at >= since)
-        .order_by(AnalysisCase.closed_at.desc()).limit(settings.link_candidates)).scalars().all()
-    alike = [other for other, _ in _alike(session, case, words, earlier, settings)]
-    if alike:
-        latest = max(alike, key=lambda o: (o.closed_at, o.complaint_id))
-        case.repeat_of, case.repeat_times = latest.complaint_id, len(alike)
-
-
-# ================================================================== reading
-def _case_row(case: AnalysisCase) -> dict:
-    return {"complaint_id": case.complaint_id, "number": case.number, "title": case.title,
-            "category": case.category, "unit_id": case.unit_id, "unit_name": case.unit_name,
-            "status": case.status, "received_at": case.received_at.isoformat(),
-            "closed_at": case.closed_at.isoformat() if case.closed_at else None}
-
-
-def _filtered(statement, category, unit):
-    if category:
-        statement = statement.where(AnalysisCase.category == category)
-    if unit:
-        statement = statement.where(AnalysisCase.unit_id == unit)
-    return statement
-
-
-def _common_problems(session, start, end, category, unit, settings) -> list[dict]:
-    in_period = _filtered(select(AnalysisCase.cluster_id).where(
-        AnalysisCase.counted.is_(True), AnalysisCase.received_at >= start,
-        AnalysisCase.received_at < end), category, unit)
-    big = in_period.group_by(AnalysisCase.cluster_id).having(
-        func.count() >= settings.common_min_cases)
-    members = session.execute(_filtered(select(AnalysisCase).where(
-        AnalysisCase.counted.is_(True), AnalysisCase.received_at >= start,
-        AnalysisCase.received_at < end, AnalysisCase.cluster_id.in_(big)), category, unit)
-        .order_by(AnalysisCase.received_at, AnalysisCase.complaint_id)).scalars().all()
-    clusters: dict[str, list[AnalysisCase]] = defaultdict(list)
-    for case in members:
-        clusters[case.cluster_id].append(case)
-    within = timedelta(days=settings.common_within_days)
-    found = []
-    for cluster_id, cases in clusters.items():
-        peak = analysis.peak_within([c.received_at for c in cases], within)
-        if peak < settings.common_min_cases:
-            continue
-        df = Counter(w for c in cases for w in set(c.words.split()))
-        found.append({
-            "cluster_id": cluster_id, "size": len(cases), "peak": peak,
-            "keywords": [w for w, _ in sorted(df.items(), key=lambda kv: (-kv[1], kv[0]))[:5]],
-            "units": [{"unit_id": u, "count": n} for u, n in analysis.sorted_counts(
-                Counter(c.unit_id for c in cases)).items()],
-            "categories": [{"category": k, "count": n} for k, n in analysis.sorted_counts(
-                Counter(c.category for c in cases)).items()],
-            "first_at": cases[0].received_at.isoformat(),
-            "last_at": cases[-1].received_at.isoformat(),
-            "open": sum(1 for c in cases if c.status != Status.CLOSED),
-            "cases": [_case_row(c) for c in cases]})
-    found.sort(key=lambda p: (-p["size"], p["first_at"], p["cluster_id"]))
-    return found
-
-
-def _repeated(session, start, end, category, unit) -> list[dict]:
-    later = session.execute(_filtered(select(AnalysisCase).where(
-        AnalysisCase.counted.is_(True), AnalysisCase.received_at >= start,
-        AnalysisCase.received_at < end, AnalysisCase.repeat_of.is_not(None)), category, unit)
-        .order_by(AnalysisCase.received_at, AnalysisCase.complaint_id)).scalars().all()
-    earlier = {c.complaint_id: c for c in session.execute(select(AnalysisCase).where(
-        AnalysisCase.complaint_id.in_({c.repeat_of for c in later}))).scalars()} if later else {}
-    rows = []
-    for case in later:
-        before = earlier.get(case.repeat_of)
-        rows.append({"case": _case_row(case),
-                     "earlier": _case_row(before) if before else None,
-                     "place": case.place_key, "times": case.repeat_times,
-                     "follow_up": case.status != Status.CLOSED})
-    return rows
-
-
-def _attached(session, campaign_id: str) -> list[tuple[CampaignCase, AnalysisCase | None]]:
-    links = session.execute(select(CampaignCase).where(
-        CampaignCase.campaign_id == campaign_id, CampaignCase.attached.is_(True))
-        .order_by(CampaignCase.attached_at, CampaignCase.complaint_id)).scalars().all()
-    cases = {c.complaint_id: c for c in session.execute(select(AnalysisCase).where(
-        AnalysisCase.complaint_id.in_([link.complaint_id for link in links])))
-        .scalars()} if links else {}
-    return [(link, cases.get(link.complaint_id)) for link in links]
-
-
-def _campaign_view(session, campaign: Campaign, rules, now: datetime, details=True) -> dict:
-    attached = _attached(session, campaign.id)
-    states = [campaigns.CaseState(
-        complaint_id=link.complaint_id, status=case.status if case else None,
-        counted=case.counted if case else True, rated_level=case.rated_level if case else None,
-        contacted=case.contacted if case else None, solved=case.solved if case else None,
-        rated_at=case.rated_at if case else None, unrated=case.unrated if case else False)
-        for link, case in attached]
-    milestones = session.execute(select(CampaignMilestone).where(
-        CampaignMilestone.campaign_id == campaign.id).order_by(
-        CampaignMilestone.recorded_at, CampaignMilestone.id)).scalars().all()
-    milestone_rows = [{"id": m.id, "title": m.title, "note": m.note,
-                       "due_date": m.due_date.isoformat() if m.due_date else None,
-                       "done": m.done, "recorded_by": {"id": m.recorded_by,
-                                                       "name": m.recorded_by_name},
-                       "recorded_at": m.recorded_at.isoformat()} for m in milestones]
-    today = _local_date(now)
-    view = {
-        "id": campaign.id, "name": campaign.name, "scope": campaign.scope,
-        "lead_unit": {"id": campaign.lead_unit_id,
-                      "name": unit_names().get(campaign.lead_unit_id)},
-        "target_date": campaign.target_date.isoformat(), "status": campaign.status,
-        "status_label": campaigns.LABELS[campaign.status],
-        "overdue": campaign.status == campaigns.OPEN and campaign.target_date < today,
-        "conclusion": campaign.conclusion,
-        "created_by": {"id": campaign.created_by, "name": campaign.created_by_name},
-        "created_at": campaign.created_at.isoformat(),
-        "closed_by": campaign.closed_by,
-        "closed_at": campaign.closed_at.isoformat() if campaign.closed_at else None,
-        "progress": campaigns.progress(states, rules),
-        "milestone_summary": campaigns.milestone_summary(
-            [{"done": m.done, "due_date": m.due_date} for m in milestones], today),
-    }
-    if details:
-        view["milestones"] = milestone_rows
-        view["cases"] = [dict(_case_row(case) if case else {
-            "complaint_id": link.complaint_id, "number": None, "title": None,
-            "category": None, "unit_id": None, "unit_name": None, "status": None,
-            "received_at": None, "closed_at": None},
-            attached_at=link.attached_at.isoformat(), attached_by=link.attached_by)
-            for link, case in attached]
-    return view
-
-
-def _suggestions(session, campaign: Campaign, settings) -> list[dict]:
-    scope = campaigns.Scope.from_dict(campaign.scope)
-    attached = set(session.execute(select(CampaignCase.complaint_id).where(
-        CampaignCase.campaign_id == campaign.id, CampaignCase.attached.is_(True))).scalars())
-    limit = settings.suggestions_limit
-    statement = select(AnalysisCase).where(AnalysisCase.counted.is_(True))
-    if scope.categories:
-        statement = statement.where(AnalysisCase.category.in_(scope.categories))
-    if scope.units:
-        statement = statement.where(AnalysisCase.unit_id.in_(scope.units))
-    start, end = scope.window()
-    if start is not None:
-        statement = statement.where(AnalysisCase.received_at >= start)
-    if end is not None:
-        statement = statement.where(AnalysisCase.received_at < end)
-    if scope.keywords:
-        statement = statement.where(or_(*(
-            column.contains(keyword, autoescape=True) for keyword in scope.keywords
-            for column in (AnalysisCase.title, AnalysisCase.words))))
-    if attached:
-        statement = statement.where(AnalysisCase.complaint_id.not_in(sorted(attached)))
-    matched = session.execute(statement.order_by(
-        AnalysisCase.received_at.desc(), AnalysisCase.complaint_id).limit(limit)).scalars().all()
-    found = {c.complaint_id: (c, ["scope"]) for c in matched}
-    # The clusters of what matched and of what is attached: a 共性问题 (≥ N cases) brings
-    # its other cases along.
-    seeds = {c.cluster_id for c in matched} | set(session.execute(
-        select(AnalysisCase.cluster_id).where(
-            AnalysisCase.complaint_id.in_(sorted(attached)))).scalars()) if attached else \
-        {c.cluster_id for c in matched}
-    seeds.discard(None)
-    if seeds and len(found) < limit:
-        big = select(AnalysisCase.cluster_id).where(
-            AnalysisCase.counted.is_(True), AnalysisCase.cluster_id.in_(sorted(seeds))
-        ).group_by(AnalysisCase.cluster_id).having(func.count() >= settings.common_min_cases)
-        for case in session.execute(select(AnalysisCase).where(
-                AnalysisCase.counted.is_(True), AnalysisCase.cluster_id.in_(big))
-                .order_by(AnalysisCase.received_at.desc(), AnalysisCase.complaint_id)).scalars():
-            if case.complaint_id in attached:
-                continue
-            if case.complaint_id in found:
-                found[case.complaint_id][1].append("cluster")
-            elif len(found) < limit:
-                found[case.complaint_id] = (case, ["cluster"])
-    return [dict(_case_row(case), cluster_id=case.cluster_id, reasons=reasons)
-            for case, reasons in found.values()]
