@@ -333,7 +333,8 @@ def test_similar_cases_are_shown_and_a_merged_duplicate_loses_nothing(app):
     assert wait_until(both_told) == ["s-2023001", "s-2023999"]
     # the merged case's complainant rates too (counted), the filer's rating decides
     wait_until(lambda: app.post("stranger", f"/api/v1/complaints/{first}/rating",
-                                {"level": "basically"}).status_code == 201,
+                                {"level": "basically", "contacted": True,
+                                 "solved": True}).status_code == 201,
                message="the co-complainant may rate")
     assert app.rate(first, "satisfied")["decision"] == "close"
     app.wait_status(first, "closed")
