@@ -34,14 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nameko.testing.services import worker_factory  # noqa: E402
 from sqlalchemy import delete, insert, select  # noqa: E402
-from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from bench.similarity import CATEGORIES, complaint  # noqa: E402
 from services.common.calendar import WorkingCalendar  # noqa: E402
 from services.common.clock import ManualClock  # noqa: E402
 from services.common.contracts import build_event  # noqa: E402
-from services.common.db import make_engine, unit_of_work  # noqa: E402
 from services.common.migrate import upgrade  # noqa: E402
+from services.common.testing import UrlDatabase  # noqa: E402
 from services.rating.analysis import (AnalysisSettings, default_analyzer,  # noqa: E402
                                       document_terms, month_of)
 from services.rating.analysis_models import (AnalysisCase, AnalysisTopicCell,  # noqa: E402
@@ -58,19 +57,7 @@ UNITS = ["logistics", "academic-affairs", "security", "finance", "student-affair
          "college-agri", "college-mech", "college-it"]
 
 
-class Database:
-    """The unit of work on a real database, without the relay (nothing is published)."""
-
-    def __init__(self, url: str, clock):
-        self.engine = make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.clock = clock
-
-    def unit_of_work(self):
-        return unit_of_work(self.sessions(), self.clock, None)
-
-
-def fill(db: Database, n: int, rng: random.Random, pool: int) -> None:
+def fill(db: UrlDatabase, n: int, rng: random.Random, pool: int) -> None:
     analyzer = default_analyzer()
     texts = [complaint(rng) for _ in range(pool)]
     cut = [" ".join(analyzer.words(t)) for t in texts]
@@ -151,7 +138,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     clock = ManualClock(datetime(2026, 12, 1, 2, 0, tzinfo=UTC))
     upgrade("rating", args.url)
-    db = Database(args.url, clock)
+    db = UrlDatabase(args.url, clock)
     print(f"{platform.python_implementation()} {platform.python_version()}, "
           f"{db.engine.dialect.name}, {args.n} cases a month x 3 months")
     started = time.perf_counter()

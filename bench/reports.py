@@ -42,15 +42,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg2.extensions  # noqa: E402
 from nameko.testing.services import worker_factory  # noqa: E402
 from sqlalchemy import text  # noqa: E402
-from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from bench.similarity import complaint  # noqa: E402
 from services.common.calendar import WorkingCalendar  # noqa: E402
 from services.common.clock import ManualClock  # noqa: E402
 from services.common.config_files import read_yaml  # noqa: E402
 from services.common.contracts import CATEGORIES, CHANNELS  # noqa: E402
-from services.common.db import make_engine, unit_of_work  # noqa: E402
 from services.common.migrate import upgrade  # noqa: E402
+from services.common.testing import UrlDatabase  # noqa: E402
 from services.rating.analysis import (AnalysisSettings, default_analyzer,  # noqa: E402
                                       document_terms)
 from services.rating.assessment import load_rules  # noqa: E402
@@ -83,21 +82,6 @@ ROLLUP_COUNTERS = ("received", "dispatched", "signed", "signed_on_time", "sign_s
                    "replied", "replied_on_time", "due", "reply_seconds", "closed", "rated",
                    "contacted", "solved", "satisfied", "basically", "dissatisfied", "unrated",
                    "redo", "supervised", "overdue")
-
-
-class Database:
-    """The unit of work on a real database, without the relay (nothing is published)."""
-
-    def __init__(self, url: str, clock):
-        self.engine = make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.clock = clock
-
-    def unit_of_work(self):
-        return unit_of_work(self.sessions(), self.clock, None)
-
-    def session(self):
-        return self.sessions()
 
 
 def _cell(value) -> str:
@@ -281,7 +265,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     clock = ManualClock(NOW)
     upgrade("rating", args.url)
-    db = Database(args.url, clock)
+    db = UrlDatabase(args.url, clock)
     print(f"{platform.python_implementation()} {platform.python_version()}, "
           f"{db.engine.dialect.name}, {args.n} cases over 24 months, "
           f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", flush=True)

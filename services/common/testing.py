@@ -3,6 +3,8 @@
 `InMemoryDatabase` is the real unit of work on an in-memory SQLite database with the
 service's tables, and no relay: events a worker emits are kept in `.outbox` (in commit order)
 instead of being published, so a test sees exactly what would have gone on the bus.
+`UrlDatabase` is the same on a database that already exists (the PostgreSQL test database, a
+bench's), for workers made by worker_factory.
 """
 from __future__ import annotations
 
@@ -15,11 +17,12 @@ from services.common.db import make_engine, unit_of_work
 from services.common.messaging_tables import messaging_metadata, outbox
 
 
-class InMemoryDatabase:
-    def __init__(self, metadata, clock=None, correlation_id: str | None = "test-correlation"):
-        self.engine = make_engine("sqlite://")  # the production SQLite set-up, in memory
-        metadata.create_all(self.engine)
-        messaging_metadata.create_all(self.engine)
+class UrlDatabase:
+    """The unit of work on the database at `url` (migrated already), without a relay: the
+    events stay in its outbox table."""
+
+    def __init__(self, url: str, clock=None, correlation_id: str | None = None):
+        self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.clock = clock or ManualClock()
         self.correlation_id = correlation_id
@@ -29,6 +32,13 @@ class InMemoryDatabase:
 
     def session(self):
         return self.sessions()
+
+
+class InMemoryDatabase(UrlDatabase):
+    def __init__(self, metadata, clock=None, correlation_id: str | None = "test-correlation"):
+        super().__init__("sqlite://", clock, correlation_id)  # production's SQLite, in memory
+        metadata.create_all(self.engine)
+        messaging_metadata.create_all(self.engine)
 
     @property
     def outbox(self) -> list[dict]:

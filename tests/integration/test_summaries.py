@@ -13,13 +13,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from services.common.clock import CLOCK_CONFIG_KEY, ManualClock
-from services.common.db import make_engine, unit_of_work
+from services.common.db import make_engine
 from services.common.messaging_tables import outbox
 from services.notify.models import Notification, WorkgroupPost
 from services.notify.service import NotifyService
 from services.notify.tests.test_workgroup import serving
 from services.common.calendar import calendar_for
 from services.common.settings import Settings
+from services.common.testing import UrlDatabase
 from services.rating import summaries_entrypoints
 from services.rating.figures_models import CaseFact, FigureRollup
 from services.rating.assessment import load_rules
@@ -153,28 +154,12 @@ def test_two_replicas_make_each_summary_once_and_the_group_gets_it_once(
     assert clock.now() - local(2026, 12, 1, 8, 30) == timedelta(0)
 
 
-class PgDatabase:
-    """The unit of work on the real PostgreSQL test database, without a container or relay
-    (the events stay in the outbox table), for workers made by worker_factory."""
-
-    def __init__(self, url, clock):
-        self.engine = make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.clock = clock
-
-    def unit_of_work(self):
-        return unit_of_work(self.sessions(), self.clock, None)
-
-    def session(self):
-        return self.sessions()
-
-
 def test_many_workers_racing_on_postgresql_publish_each_summary_once(databases, clock,
                                                                       racing):
     """Six workers (three replicas' worth) start making the same two summaries at the same
     moment; the unique row lets one of each through, with its one event in the outbox."""
     seed(databases["rating"]).dispose()
-    db = PgDatabase(databases["rating"], clock)
+    db = UrlDatabase(databases["rating"], clock)
     calendar = calendar_for(Settings())
     workers = [worker_factory(RatingService, db=db, rules=load_rules(), calendar=calendar)
                for _ in range(6)]
