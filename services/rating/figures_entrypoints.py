@@ -317,6 +317,7 @@ def ledger_row(fact: CaseFact) -> dict:
             "status": fact.status, "anonymous": bool(fact.anonymous),
             "complainant_name": fact.complainant_name, "complainant_id": fact.complainant_id,
             "contact_phone": fact.contact_phone_masked, "title": fact.title,
+            "content": fact.content, "reply": fact.reply, "comment": fact.comment,
             "contacted": fact.contacted, "solved": fact.solved, "level": fact.final_level,
             "rated_at": when(fact.rated_at), "closed_as": fact.closed_as,
             "excluded": bool(fact.excluded)}

@@ -35,6 +35,10 @@ class CaseFact(Base):
     complaint_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     number: Mapped[str | None] = mapped_column(sa.String(32))
     title: Mapped[str | None] = mapped_column(sa.Text)
+    # The ledger's texts (xlsx 案件台账), phones masked when they are written (X5).
+    content: Mapped[str | None] = mapped_column(sa.Text)
+    reply: Mapped[str | None] = mapped_column(sa.Text)
+    comment: Mapped[str | None] = mapped_column(sa.Text)
     channel: Mapped[str | None] = mapped_column(sa.String(16))
     category: Mapped[str | None] = mapped_column(sa.String(32), index=True)
     grade: Mapped[str | None] = mapped_column(sa.String(16))

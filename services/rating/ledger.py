@@ -26,7 +26,7 @@ from datetime import date, datetime
 from typing import Any, Callable, Mapping
 
 from services.common.contracts import SUPERVISED_ROUND, Status
-from services.common.privacy import mask_contact
+from services.common.privacy import mask_contact, mask_phones
 from services.rating.assessment import (
     AssessmentRules, counted_in, period_bounds, period_of,
 )
@@ -120,6 +120,7 @@ def _received(fact, event, ctx) -> Outcome:
     first = fact.channel is None
     fact.number = event["number"]
     fact.title = event.get("title")
+    fact.content = mask_phones(event["content"])
     fact.channel = event["channel"]
     fact.category = fact.category or event["category"]
     fact.received_at = event["occurred_at"]
@@ -223,6 +224,7 @@ def _transitioned(fact, event, ctx) -> Outcome:
                            _working_seconds(ctx, fact.dispatched_at, at)))
     elif action == "reply" and fact.replied_at is None:
         fact.replied_at = at
+        fact.reply = mask_phones(event.get("note") or "") or None
         moves.append(_move(fact, ctx, at, "replied"))
         moves.append(_move(fact, ctx, at, "reply_seconds",
                            _working_seconds(ctx, fact.dispatched_at, at)))
@@ -268,6 +270,7 @@ def _rated(fact, event, ctx) -> Outcome:
     fact.final_level = event["level"]
     fact.contacted = event.get("contacted")
     fact.solved = event.get("solved")
+    fact.comment = mask_phones(event.get("comment") or "") or None
     fact.rated_at = at
     fact.closed_as = "rated"
     day = rating_day(at, ctx)

@@ -141,6 +141,22 @@ def test_a_reply_settles_the_due_on_the_deadlines_day():
     assert got[(date(2026, 11, 4), "logistics", "reply_seconds")] == 18 * 3600
 
 
+def test_the_ledger_keeps_the_texts_with_phones_masked():
+    case = fact()
+    apply(case, "complaint_received", event(
+        "complaint_received", at(2026, 11, 2, 9, 0), number="JS-1", channel="app",
+        category="logistics", content="热水停了,请打13812345678联系我",
+        complainant={"id": "s1", "name": "张三"}), ctx())
+    reply = event("complaint_transitioned", at(2026, 11, 3, 9, 0), number="JS-1",
+                  category="logistics", action="reply", from_status="in_progress",
+                  to_status="replied", round=0, actor={"id": "h1"}, actor_role="handler",
+                  note="已修复,有问题请拨 13912345678")
+    apply(case, "complaint_transitioned", reply, ctx())
+    for text in (case.content, case.reply):
+        assert "12345678" not in text and "5678" in text
+    assert case.content.startswith("热水停了") and case.reply.startswith("已修复")
+
+
 def test_an_overdue_alert_counts_due_and_overdue_once_and_the_late_reply_not_on_time():
     case = fact()
     apply(case, "complaint_assigned", assigned(), ctx())
