@@ -177,6 +177,17 @@ def _open311_refusal(status, code, message, values, headers=None):
     return open311.error(values.get("fmt", "json"), status, message)
 
 
+def _page_refusal(status, code, message, values, headers=None):
+    # A person's browser shows a page, not JSON (gateway/pages/).
+    from html import escape
+
+    text = (f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>无法处理'
+            f'</title></head><body><h1>无法处理</h1><p>{escape(message)}</p></body></html>')
+    return Response(text, status=status, mimetype="text/html",
+                    headers=dict({"Content-Security-Policy": "default-src 'none'"},
+                                 **(headers or {})))
+
+
 def _wechat_refusal(status, code, message, values, headers=None):
     # WeChat's servers get the channel's plain-text answers; an oversized body has always
     # been "bad request" to them.
@@ -212,6 +223,14 @@ def body_rules(url: str, settings: Settings) -> BodyRules:
         return BodyRules(limit, enabled=any(settings.hotline_webhook_secrets),
                          too_large=("too_large", "事件过大 (event too large)"),
                          off_message="热线未接入 (the hotline webhook is off)")
+    if url.startswith(("/h5/", "/console/")):
+        if url == "/h5/file":   # the H5's filing form carries its photos (compressed)
+            return BodyRules(settings.max_photo_bytes * settings.max_attachments
+                             + settings.max_body_bytes,
+                             too_large=("too_large", "提交的内容超过 {limit} 字节,请减少照片后重试"),
+                             refuse=_page_refusal)
+        return BodyRules(limit, too_large=("too_large", "提交的内容超过 {limit} 字节"),
+                         refuse=_page_refusal)
     # Imported here: the document imports the office's route modules, which import this one.
     from gateway.openapi import PUBLIC
 

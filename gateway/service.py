@@ -15,6 +15,12 @@ from gateway import hotline, open311, pledges, rating_page, schemas, wechat
 from gateway.office_analysis import AnalysisRoutes
 from gateway.office_figures import FiguresRoutes
 from gateway.office_summaries import SummaryRoutes
+from gateway.pages.base import PageBase
+from gateway.pages.console_leader import LeaderPages
+from gateway.pages.console_office import OfficePages
+from gateway.pages.console_unit import UnitPages
+from gateway.pages.h5 import H5Pages
+from gateway.pages.signin import SignInPages
 from gateway.attachments import AttachmentNotFound, AttachmentRejected, AttachmentStore
 from gateway.auth import principal_for, public_key_from
 from gateway.http import (EVERY_METHOD, FORBIDDEN_TEXT, HttpError, api, error_for,
@@ -93,7 +99,8 @@ def _as_page(handler):
     return wrapper
 
 
-class GatewayService(FiguresRoutes, SummaryRoutes, AnalysisRoutes):
+class GatewayService(FiguresRoutes, SummaryRoutes, AnalysisRoutes, PageBase, SignInPages,
+                     H5Pages, UnitPages, OfficePages, LeaderPages):
     name = "gateway"
 
     intake = rpc_proxy("intake")

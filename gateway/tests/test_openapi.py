@@ -10,6 +10,7 @@ from jsonschema import Draft7Validator, FormatChecker
 
 from gateway.openapi import (ACTION_PREFIX, ACTIONS, ERRORS, OPERATIONS, PUBLIC,
                              RESPONSE_SCHEMAS, openapi_document)
+from gateway.pages.web import PAGE_PREFIXES
 from gateway.service import STAFF_ACTIONS, GatewayService
 
 ACTION_ROUTE = "/api/v1/staff/cases/{complaint_id}/{action}"
@@ -21,7 +22,7 @@ def _routes():
             continue
         for entrypoint in getattr(getattr(GatewayService, name), "nameko_entrypoints", ()):
             url = getattr(entrypoint, "url", None)
-            if url:
+            if url and not url.startswith(PAGE_PREFIXES):   # pages are HTML, not the API
                 for method in entrypoint.method.lower().split(","):
                     yield method, re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", url)
 

@@ -136,6 +136,19 @@ class Settings:
     # gateway; notify signs the token with this secret, the gateway checks it
     # (services/common/rating_link.py). Empty (or no public_base_url): no link.
     rating_link_secret: str = ""
+    # The pages (issue 13, gateway/pages/): the staff console signs in through the campus
+    # identity provider over CAS 3.0 at this URL (https://cas.example.edu.cn/cas; "" = no CAS
+    # sign-in). The development sign-in (pick a person of org.yaml, any student id) exists
+    # only when dev_login is on: `make run` turns it on, the production manifests off.
+    cas_server_url: str = ""
+    dev_login: bool = False
+    # WeChat web authorisation (snsapi_base) for the H5 opened from the 公众号 menu; the code
+    # is exchanged at {wechat_api_base}/sns/oauth2/access_token with the AppSecret.
+    wechat_oauth_authorize_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
+    # A page session ends after this long without a request, and in any case after the
+    # maximum (the H5's and the console's alike); logout ends it at once.
+    page_session_idle_seconds: int = 1800
+    page_session_max_seconds: int = 43200
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9100
     log_level: str = "INFO"
@@ -252,7 +265,9 @@ USED_BY: dict[str, frozenset[str]] = {process: frozenset(names) for process, nam
         "request_read_timeout_seconds", "rate_limit_identity_per_minute",
         "rate_limit_ip_per_minute", "wechat_token", "wechat_aes_key", "wechat_app_id",
         "wechat_case_link", "open311_api_keys", "hotline_webhook_secrets",
-        "rating_link_secret"),
+        "rating_link_secret", "public_base_url", "org_directory", "cas_server_url",
+        "dev_login", "wechat_oauth_authorize_url", "wechat_app_secret", "wechat_api_base",
+        "page_session_idle_seconds", "page_session_max_seconds"),
     "migrate": ("database_url", "data_dir"),
 }.items()}
 
