@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import secrets
 
-import yaml
 from werkzeug.wrappers import Response
 
 from gateway.auth import Unauthorized, principal_for
@@ -31,12 +30,7 @@ OAUTH_CODE_TTL = 300   # WeChat's codes live five minutes; one use each
 
 
 def org_directory(settings) -> dict:
-    with open(settings.resolve_path(settings.org_directory), encoding="utf-8") as handle:
-        return yaml.safe_load(handle) or {}
-
-
-def _unit_names(directory: dict) -> dict[str, str]:
-    return {unit["id"]: unit.get("name", unit["id"]) for unit in directory.get("units") or ()}
+    return cas.load_directory(settings.resolve_path(settings.org_directory))
 
 
 class SignInPages:
@@ -69,7 +63,7 @@ class SignInPages:
         return response
 
     def _staff_principal(self, fields: dict) -> dict:
-        names = _unit_names(self.org)
+        names = cas.unit_names(self.org)
         return dict(fields, college=None, unit_name=names.get(fields.get("unit") or "", None))
 
     # -------------------------------------------------------------- console
@@ -175,7 +169,7 @@ class SignInPages:
             return web.redirect(target)
         if self.settings.wechat_app_id and self.settings.wechat_app_secret and \
                 "dev" not in request.args:
-            session["oauth_state"] = secrets.token_urlsafe(16)
+            session["oauth_state"] = secrets.token_hex(16)   # WeChat: letters, digits
             session["next"] = target
             self.page_sessions.save(session)
             url = wechat_oauth.authorize_url(self.settings.wechat_oauth_authorize_url,
