@@ -39,7 +39,7 @@ from services.common.health import alive
 from services.common.logs import LogContext
 from services.common.metrics import EntrypointMetrics
 from services.common.providers import Built
-from services.common.settings import SettingsProvider
+from services.common.settings import SettingsProvider, case_link_base
 
 log = logging.getLogger("jiesu.gateway")
 
@@ -551,8 +551,8 @@ class GatewayService(FiguresRoutes, SummaryRoutes, AnalysisRoutes, PageBase, Sig
                 + wechat.RATED_NEXT.get(rated["decision"], ""))
 
     def _wechat_link(self, case) -> str:
-        """The H5 page where the case is followed (`wechat_case_link`), as a tappable link."""
-        base = self.settings.wechat_case_link.rstrip("/")
+        """The H5 page where the case is followed (case_link_base), as a tappable link."""
+        base = case_link_base(self.settings)
         return f'\n<a href="{base}/{case["id"]}">查看办理进度</a>' if base else ""
 
     # ------------------------------------------------------------ the SMS 回访 page

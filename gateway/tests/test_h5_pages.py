@@ -255,3 +255,15 @@ def test_lookup_by_number_finds_only_the_persons_own_cases(h5):
     assert other.status_code == 200 and "未找到" in text_of(other)
     form = h.send("h5_lookup", "GET", "/h5/lookup")
     assert 'name="number"' in text_of(form) and "未找到" not in text_of(form)
+
+
+@pytest.mark.parametrize("settings, link", [
+    ({}, ""),
+    ({"public_base_url": "https://jiesu.example.edu.cn/"},
+     f'<a href="https://jiesu.example.edu.cn/h5/cases/{CASE_ID}">'),
+    ({"public_base_url": "https://jiesu.example.edu.cn", "wechat_case_link": "https://m.x/c/"},
+     f'<a href="https://m.x/c/{CASE_ID}">')])
+def test_wechat_replies_link_the_h5_case_page_by_default(settings, link):
+    worker = worker_factory(GatewayService, settings=Settings(log_json=False, **settings))
+    answer = worker._wechat_link({"id": CASE_ID})
+    assert (link in answer) if link else answer == ""

@@ -111,7 +111,8 @@ class Settings:
     wechat_app_secret: str = ""
     wechat_api_base: str = "https://api.weixin.qq.com"
     wechat_template_id: str = ""
-    # Where a WeChat user follows a case: {link}/<complaint id> (the H5 page); "" = no link.
+    # Where a WeChat user follows a case: {link}/<complaint id>; "" = the H5's case page,
+    # {public_base_url}/h5/cases, when public_base_url is set, else no link (case_link_base).
     wechat_case_link: str = ""
     # Open311 GeoReport v2 apps, each "app-id:api-key" (X8); none by default.
     open311_api_keys: tuple = ()
@@ -270,6 +271,17 @@ USED_BY: dict[str, frozenset[str]] = {process: frozenset(names) for process, nam
         "page_session_idle_seconds", "page_session_max_seconds"),
     "migrate": ("database_url", "data_dir"),
 }.items()}
+
+
+def case_link_base(settings: Settings) -> str:
+    """Where the links in WeChat's template messages and passive replies open a case,
+    `<base>/<complaint id>`: `wechat_case_link` when set, else the H5's case page under
+    `public_base_url`; "" when neither is set (no link). One rule for notify and the gateway."""
+    if settings.wechat_case_link:
+        return settings.wechat_case_link.rstrip("/")
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/") + "/h5/cases"
+    return ""
 
 
 def env_name(setting: str) -> str:

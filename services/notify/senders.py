@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import logging
 
+from services.common.settings import case_link_base
 from services.notify.sms import HttpSmsSender, LoggingSmsSender
 from services.notify.wechat_api import WeChatTemplateSender
 from services.notify.workgroup import Chart, workgroup_sender
@@ -82,7 +83,7 @@ class ChannelSenders:
                if settings.sms_base_url else LoggingSmsSender())
         wechat = (WeChatTemplateSender(settings.wechat_api_base, settings.wechat_app_id,
                                        settings.wechat_app_secret, settings.wechat_template_id,
-                                       settings.wechat_case_link or None)
+                                       case_link_base(settings) or None)
                   if settings.wechat_app_secret and settings.wechat_template_id
                   else LoggingSender())
         senders = cls({"sms": sms, "wechat": wechat,

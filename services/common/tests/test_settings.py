@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from services.common.settings import (REPO_ROOT, SECRETS, SERVICE_NAMES, USED_BY, Settings,
-                                      SettingsError, env_name, nameko_config)
+                                      SettingsError, case_link_base, env_name, nameko_config)
 
 
 def write_yaml(tmp_path: Path, text: str) -> Path:
@@ -201,3 +201,14 @@ def test_the_work_group_robot_settings_are_notifys_and_the_url_is_a_secret():
     defaults = Settings()
     assert (defaults.workgroup_webhook_url, defaults.workgroup_webhook_kind,
             defaults.workgroup_webhook_secret) == ("", "wecom", "")
+
+
+def test_a_case_link_opens_the_h5_case_page_unless_another_link_is_set():
+    assert case_link_base(Settings()) == ""
+    assert case_link_base(Settings(public_base_url="https://jiesu.example.edu.cn/")) == \
+        "https://jiesu.example.edu.cn/h5/cases"
+    assert case_link_base(Settings(public_base_url="https://jiesu.example.edu.cn",
+                                   wechat_case_link="https://m.example.edu.cn/case/")) == \
+        "https://m.example.edu.cn/case"
+    # both readers are given the one setting that decides
+    assert {"wechat_case_link", "public_base_url"} <= USED_BY["notify"] & USED_BY["gateway"]

@@ -95,6 +95,16 @@ def test_senders_are_chosen_per_channel_from_the_settings():
     assert isinstance(configured.sender_for("sms"), HttpSmsSender)
     assert isinstance(configured.sender_for("wechat"), WeChatTemplateSender)
     assert isinstance(configured.sender_for("open311"), LoggingSender)
+    assert configured.sender_for("wechat").link_base is None        # nowhere to link to
+    # the template message opens the H5's case page by default, another link when set
+    linked = ChannelSenders.from_settings(Settings(
+        wechat_app_id="wx1", wechat_app_secret="secret", wechat_template_id="T1",
+        public_base_url="https://jiesu.example.edu.cn"))
+    assert linked.sender_for("wechat").link_base == "https://jiesu.example.edu.cn/h5/cases"
+    elsewhere = ChannelSenders.from_settings(Settings(
+        wechat_app_id="wx1", wechat_app_secret="secret", wechat_template_id="T1",
+        public_base_url="https://jiesu.example.edu.cn", wechat_case_link="https://m.example/c"))
+    assert elsewhere.sender_for("wechat").link_base == "https://m.example/c"
 
 
 def test_notices_to_staff_carry_no_phone_whole_and_the_complainants_are_as_written():
