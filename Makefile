@@ -12,7 +12,7 @@ export JIESU_RABBIT_API_URI ?= http://guest:guest@127.0.0.1:15672
 export JIESU_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 export PYTHONWARNINGS ?= ignore::DeprecationWarning,ignore:pkg_resources is deprecated:UserWarning
 
-.PHONY: run test venv fonts migrate bench clean
+.PHONY: run test venv fonts chromium migrate bench clean
 
 # The rating service's charts draw Chinese: a CJK font from Debian (services/rating/charts.py).
 CJK_FONT_PACKAGE := fonts-wqy-microhei
@@ -32,6 +32,22 @@ fonts:
 	  echo "warning: no CJK font, so the charts cannot draw Chinese; install one: sudo apt-get install $(CJK_FONT_PACKAGE) (or fonts-noto-cjk)." >&2; \
 	fi
 
+# The page tests drive Debian's Chromium through Playwright (tests/pages/browser.py), never a
+# browser download; `make run` does not need it.
+CHROMIUM_PACKAGE := chromium
+CHROMIUM := /usr/bin/chromium
+
+chromium:
+	@test -x $(CHROMIUM) || \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing $(CHROMIUM_PACKAGE) (the browser of the page tests)"; \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CHROMIUM_PACKAGE) >/dev/null 2>&1 || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CHROMIUM_PACKAGE) >/dev/null; }; } || \
+	  { echo "error: could not install $(CHROMIUM_PACKAGE) with apt-get (see its message above)." >&2; exit 1; }; \
+	else \
+	  echo "error: the page tests need Chromium at $(CHROMIUM); install it: sudo apt-get install $(CHROMIUM_PACKAGE)" >&2; exit 1; \
+	fi
+
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || \
 	  { echo "error: jiesu needs Python 3.11 (found $$($(PYTHON) --version 2>&1)); install python3.11 or run 'make PYTHON=/path/to/python3.11'." >&2; exit 1; }
@@ -48,7 +64,7 @@ migrate: venv
 run: migrate
 	@$(BIN)/python -m services.common.system
 
-test: venv
+test: venv chromium
 	@$(BIN)/python scripts/ensure_infra.py test
 	@JIESU_DATABASE_URL="$(JIESU_TEST_DATABASE_URL)" $(BIN)/python -m services.common.migrate
 	@$(BIN)/ruff check services gateway tests bench scripts
