@@ -164,19 +164,19 @@ class UnitPages:
                             SLA_LABELS=SLA_LABELS, VIEW_LABELS=VIEW_LABELS)
 
     # ------------------------------------------------------------------ the case page
-    def _deadlines(self, complaint_id: str, viewer: dict) -> list[dict] | None:
+    def _console_deadlines(self, complaint_id: str, viewer: dict) -> list[dict] | None:
         """sla's targets of the case; None while sla has not heard of the case yet."""
         try:
             return self.sla.get_deadlines(complaint_id, viewer)
         except NotFound:
             return None
 
-    def _case_page(self, session, complaint_id: str, status: int = 200,
+    def _console_case_page(self, session, complaint_id: str, status: int = 200,
                    errors: dict | None = None, values: dict | None = None):
         principal = web.principal_of(session)
         viewer = principal.as_rpc()
         case = self.intake.get_complaint(complaint_id, viewer)   # 404 for whom may not see it
-        deadlines = self._deadlines(complaint_id, viewer)
+        deadlines = self._console_deadlines(complaint_id, viewer)
         allowed = allowed_actions(case, session["principal"], deadlines or ())
         waiting = [dict(e, decidable=may_decide(e, case, session["principal"]))
                    for e in pending_extensions(deadlines)]
@@ -192,7 +192,7 @@ class UnitPages:
     @http("GET", "/console/cases/<string:complaint_id>")
     @web.page(web.CONSOLE, roles=STAFF)
     def console_case(self, request, session, complaint_id):
-        return self._case_page(session, complaint_id)
+        return self._console_case_page(session, complaint_id)
 
     @http("GET", "/console/cases/<string:complaint_id>/attachments/<string:sha256>")
     @web.page(web.CONSOLE, roles=STAFF)
@@ -216,7 +216,7 @@ class UnitPages:
         typed = {action: {name: request.form.get(name) for name in request.form
                           if name != web.CSRF_FIELD}}
         if errors:
-            return self._case_page(session, complaint_id, 400,
+            return self._console_case_page(session, complaint_id, 400,
                                    {action: flat_errors(errors)}, typed)
         viewer = web.principal_of(session).as_rpc()
         try:
@@ -234,7 +234,7 @@ class UnitPages:
         except InvalidInput as refused:
             fields = flat_errors(refused.fields) if refused.fields else \
                 {"_form": refused.message}
-            return self._case_page(session, complaint_id, 400, {action: fields}, typed)
+            return self._console_case_page(session, complaint_id, 400, {action: fields}, typed)
         except Conflict as refused:
             web.flash(session, web.refusal(refused, action)[1], "error")
             return web.redirect(_case_url(complaint_id))
@@ -301,7 +301,7 @@ class UnitPages:
         return web.redirect(_case_url(filed["id"]))
 
     # ------------------------------------------------------------------ the head
-    def _unit_view(self, session) -> dict:
+    def _head_unit_view(self, session) -> dict:
         """R13: what the head watches: counts by state, the 预警 and 超期 cases, each
         handler's load, what came in and what was closed today."""
         principal = web.principal_of(session)
@@ -330,14 +330,14 @@ class UnitPages:
     @http("GET", "/console/unit")
     @web.page(web.CONSOLE, roles=("head",))
     def console_unit(self, request, session):
-        return self._render("console/unit/index.html", session, **self._unit_view(session))
+        return self._render("console/unit/index.html", session, **self._head_unit_view(session))
 
     @http("GET", "/console/unit/live")
     @web.page(web.CONSOLE, roles=("head",))
     def console_unit_live(self, request, session):
         """The live part alone (no layout), for htmx to swap in every few seconds."""
         return web.render("console/unit/_live.html", **web.context(
-            None, **self._unit_view(session)))
+            None, **self._head_unit_view(session)))
 
     @http("GET", "/console/extensions")
     @web.page(web.CONSOLE, roles=("head",))
@@ -351,7 +351,7 @@ class UnitPages:
             if c.get("unit_id") == principal.unit and c["status"] in HANDLING]
         waiting = []
         for case in cases[:EXTENSION_SCAN]:
-            for extension in pending_extensions(self._deadlines(case["id"], viewer)):
+            for extension in pending_extensions(self._console_deadlines(case["id"], viewer)):
                 held = {"assigned_unit": {"id": case.get("unit_id")}}
                 waiting.append({"case": case, "extension": extension,
                                 "decidable": may_decide(extension, held,
