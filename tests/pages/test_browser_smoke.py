@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
@@ -15,6 +16,18 @@ pytestmark = pytest.mark.skipif(chromium_missing_reason() is not None,
                                 reason=chromium_missing_reason() or "")
 
 CSP = "default-src 'self'; img-src 'self' data:"
+VENDOR = Path(__file__).resolve().parents[2] / "gateway" / "pages" / "static" / "vendor"
+VERSIONS = dict(line.split("=", 1) for line in (VENDOR / "VERSIONS").read_text().split())
+# htmx 2 injects an inline <style> for its indicators unless told not to, which the CSP refuses.
+HTMX = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
+<meta name="htmx-config" content='{{"includeIndicatorStyles": false, "allowEval": false}}'>
+<link rel="stylesheet" href="/vendor/weui-{VERSIONS['weui']}.min.css">
+<script src="/vendor/htmx-{VERSIONS['htmx']}.min.js" defer></script></head>
+<body><div class="weui-cells"><div class="weui-cell"><i class="weui-icon-success"></i>
+<span id="slot">空</span></div></div>
+<button class="weui-btn weui-btn_primary" hx-get="/fragment" hx-target="#slot">加载</button>
+</body></html>"""
 FORM = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>反映</title></head>
 <body><form method="post" action="/submit">
@@ -52,6 +65,14 @@ class Site(BaseHTTPRequestHandler):
             self.send(LIVE)
         elif self.path == "/live.js":
             self.send(LIVE_JS, "text/javascript")
+        elif self.path == "/htmx":
+            self.send(HTMX)
+        elif self.path == "/fragment":
+            self.send("<b id=loaded>已加载</b>")
+        elif self.path.startswith("/vendor/"):
+            name = self.path.removeprefix("/vendor/")
+            ctype = "text/css" if name.endswith(".css") else "text/javascript"
+            self.send((VENDOR / name).read_text(), ctype)
         elif self.path == "/count":
             self.send(str(Site.count), "text/plain")
         elif self.path == "/set-cookie":
@@ -130,3 +151,15 @@ def test_chromium_keeps_a_secure_cookie_set_over_plain_http_on_loopback(browser,
         ("sid", True, True)]
     page.goto(f"http://{host}:{site}/echo-cookie")
     browser.expect(page.locator("#cookie")).to_have_text("sid=abc")
+
+
+def test_the_vendored_htmx_and_weui_run_under_the_strict_csp(browser, site):
+    page = browser.mobile().new_page()
+    page.goto(f"http://127.0.0.1:{site}/htmx")
+    assert page.evaluate("htmx.version") == VERSIONS["htmx"]
+    page.get_by_role("button", name="加载").click()
+    browser.expect(page.locator("#slot #loaded")).to_have_text("已加载")
+    # WeUI's icons are data: images, allowed by img-src; its button style applied.
+    assert page.locator(".weui-btn").evaluate("e => getComputedStyle(e).display") == "block"
+    browser.shot(page, "htmx-weui")
+    assert browser.console_errors(page) == []
