@@ -186,7 +186,7 @@ class UnitPages:
             sla_of=_sla, SLA_LABELS=SLA_LABELS, OUTCOMES=OUTCOMES,
             COMMUNICATION_KINDS=COMMUNICATION_KINDS, MILESTONE_UPDATES=MILESTONE_UPDATES,
             MILESTONE_UPDATE_LABELS=MILESTONE_UPDATE_LABELS, TIMETABLE_ROWS=TIMETABLE_ROWS,
-            now_local=datetime.now(web.SHANGHAI).strftime("%Y-%m-%dT%H:%M"),
+            now_local=datetime.now(web.SHANGHAI).strftime("%Y-%m-%dT%H:%M:%S"),
             case_url=_case_url(case["id"]))
 
     @http("GET", "/console/cases/<string:complaint_id>")
