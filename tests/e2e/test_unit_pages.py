@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -123,3 +123,33 @@ def test_a_handler_works_a_case_through_the_pages(system):
     stranger.console_login("u-bwc-1")
     assert stranger.get(path).status_code == 404
     assert number not in stranger.get("/console/").text
+
+    # more time asked for on the page, decided by the head on the unit's list
+    second = api.file(content="学生公寓5号楼洗衣机坏了三台,请尽快维修更换")
+    api.wait_status(second, "assigned")
+    other = f"/console/cases/{second}"
+    handler.get(other)
+    handler.post(f"{other}/sign_for", {})
+    later = datetime.now(SHANGHAI).replace(microsecond=0) + timedelta(days=30)
+    asked = handler.post(f"{other}/request_extension", {
+        "reason": "需采购新洗衣机", "new_due_at": later.strftime("%Y-%m-%dT%H:%M")})
+    assert "已提交延期申请" in asked.text, re.findall(r'class="field-error"[^>]*>([^<]*)',
+                                                 asked.text)
+    waiting = head.get("/console/extensions")
+    assert waiting.status_code == 200 and "需采购新洗衣机" in waiting.text
+    decision = re.search(rf'action="(/console/cases/{second}/extensions/[^"]+/decision)"',
+                         waiting.text)
+    assert decision, waiting.text[:2000]
+    approved = head.post(decision.group(1), {"approve": "1", "note": "同意",
+                                             "next": "/console/extensions"})
+    assert approved.url.endswith("/console/extensions") and "已批准延期" in approved.text
+    assert "需采购新洗衣机" not in approved.text
+
+    # the unit's 三率 page and a proactive report (R10)
+    assert head.get("/console/unit/figures").status_code == 200
+    form = handler.get("/console/reports/new")
+    assert form.status_code == 200 and 'id="report-form"' in form.text
+    filed = handler.post("/console/reports", {
+        "category": "logistics", "content": "巡查发现食堂二楼排风扇噪音很大", "title": "排风扇噪音",
+        "filing_key": re.search(r'name="filing_key" value="([^"]+)"', form.text).group(1)})
+    assert "已上报" in filed.text and "/console/cases/" in filed.url
