@@ -322,6 +322,19 @@ def _body(schema, body) -> dict:
     return body
 
 
+def seasonal_png_response(drawn: dict) -> Response:
+    """Rating's drawing of the seasonal view as the PNG file (the API and the office's console
+    page answer with it); 503 when rating could not draw it."""
+    try:
+        png = base64.b64decode(drawn["png"], validate=True)
+    except (KeyError, TypeError, binascii.Error):
+        # Rating draws nothing without a CJK font, and says why.
+        raise HttpError(503, "chart_unavailable", drawn.get("reason")
+                        or "图表暂不可用 (chart unavailable)",
+                        headers={"Retry-After": "3600"}) from None
+    return Response(png, mimetype="image/png", headers={"Cache-Control": "private"})
+
+
 class AnalysisRoutes:
     @http("GET", BASE + "/analysis/hot-topics")
     @api
@@ -341,16 +354,8 @@ class AnalysisRoutes:
     @api
     def analysis_seasonal_png(self, request):
         principal = self._staff(request)
-        drawn = self.rating.analysis_seasonal_png(principal.as_rpc(),
-                                                  _query(SeasonalQuerySchema, request))
-        try:
-            png = base64.b64decode(drawn["png"], validate=True)
-        except (KeyError, TypeError, binascii.Error):
-            # Rating draws nothing without a CJK font, and says why.
-            raise HttpError(503, "chart_unavailable", drawn.get("reason")
-                            or "图表暂不可用 (chart unavailable)",
-                            headers={"Retry-After": "3600"}) from None
-        return Response(png, mimetype="image/png", headers={"Cache-Control": "private"})
+        return seasonal_png_response(self.rating.analysis_seasonal_png(
+            principal.as_rpc(), _query(SeasonalQuerySchema, request)))
 
     @http("GET", BASE + "/analysis/problems")
     @api

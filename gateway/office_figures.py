@@ -209,19 +209,23 @@ class FiguresRoutes:
     def get_assessment_xlsx(self, request):
         principal = self._staff(request)
         query = _checked(AssessmentXlsxQuerySchema, dict(request.args.items()))
-        caller = principal.as_rpc()
-        units = self.rating.get_assessment(query["period"], query["basis"], "unit", caller)
-        categories = self.rating.get_assessment(query["period"], query["basis"], "category",
+        return self._assessment_workbook(query["period"], query["basis"], principal.as_rpc())
+
+    def _assessment_workbook(self, period: str, basis: str, caller: dict) -> Response:
+        """The period's workbook as the caller may read it, streamed from a temporary file
+        (the API's route and the office's console page both answer with it)."""
+        units = self.rating.get_assessment(period, basis, "unit", caller)
+        categories = self.rating.get_assessment(period, basis, "category",
                                                 caller)["categories"]
         handle, path = tempfile.mkstemp(prefix="jiesu-assessment-", suffix=".xlsx")
         os.close(handle)
         try:
-            write_assessment_xlsx(path, units, self._ledger(query["period"], caller),
+            write_assessment_xlsx(path, units, self._ledger(period, caller),
                                   categories=categories)
         except BaseException:
             os.unlink(path)
             raise
-        name = f"jiesu-assessment-{query['period']}-{query['basis']}.xlsx"
+        name = f"jiesu-assessment-{period}-{basis}.xlsx"
         return Response(_stream(path), mimetype=XLSX_MEDIA_TYPE, direct_passthrough=True,
                         headers={"Content-Disposition": f'attachment; filename="{name}"',
                                  "Content-Length": str(os.path.getsize(path))})

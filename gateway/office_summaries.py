@@ -108,6 +108,22 @@ def _checked(schema, values: dict) -> dict:
     return schema().load(values)
 
 
+def summary_chart_response(found: dict) -> Response:
+    """A summary's chart as rating answers it ({png: base64, md5}), as the PNG file (the API
+    and the office's console page answer with it)."""
+    return Response(base64.b64decode(found["png"]), mimetype="image/png",
+                    headers={"ETag": f'"{found["md5"]}"'})
+
+
+def summary_xlsx_response(summary: dict) -> Response:
+    """A summary (the API's JSON) as its Excel workbook, to download."""
+    out = io.BytesIO()   # a summary's workbook is small: a few hundred rows at most
+    write_summary_xlsx(out, summary)
+    name = f"jiesu-summary-{summary['period']}.xlsx"
+    return Response(out.getvalue(), mimetype=XLSX_MEDIA_TYPE, headers={
+        "Content-Disposition": f'attachment; filename="{name}"'})
+
+
 class SummaryRoutes:
     @http("GET", PATH)
     @api
@@ -135,17 +151,11 @@ class SummaryRoutes:
     @api
     def get_summary_chart(self, request, summary_id, chart):
         principal = self._staff(request)
-        found = self.rating.get_summary_chart(principal.as_rpc(), summary_id, chart)
-        return Response(base64.b64decode(found["png"]), mimetype="image/png",
-                        headers={"ETag": f'"{found["md5"]}"'})
+        return summary_chart_response(self.rating.get_summary_chart(principal.as_rpc(),
+                                                                    summary_id, chart))
 
     @http("GET", PATH + "/<string:summary_id>.xlsx")
     @api
     def get_summary_xlsx(self, request, summary_id):
         principal = self._staff(request)
-        summary = self.rating.get_summary(principal.as_rpc(), summary_id)
-        out = io.BytesIO()   # a summary's workbook is small: a few hundred rows at most
-        write_summary_xlsx(out, summary)
-        name = f"jiesu-summary-{summary['period']}.xlsx"
-        return Response(out.getvalue(), mimetype=XLSX_MEDIA_TYPE, headers={
-            "Content-Disposition": f'attachment; filename="{name}"'})
+        return summary_xlsx_response(self.rating.get_summary(principal.as_rpc(), summary_id))
