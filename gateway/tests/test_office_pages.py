@@ -280,3 +280,58 @@ def test_a_summary_chart_is_the_png_rating_drew(console):
     assert answer.status_code == 200 and answer.content == png
     assert rating.calls[-1][0] == "get_summary_chart" and rating.calls[-1][1][1:] == (
         "s-1", "rates")
+
+
+def test_the_analysis_campaign_and_summary_pages_render(console):
+    seasonal = {"end": "2026-11", "unit": None, "months": ["2026-10", "2026-11"],
+                "categories": ["logistics"], "labels": {"logistics": "后勤保障"},
+                "counts": {"logistics": [3, 5]}, "totals": [3, 5]}
+    hot = {"from": "2026-11-01", "to": "2026-11-30", "documents": 8, "keywords": [
+        {"keyword": "热水", "count": 5, "weight": 1.2,
+         "mom": {"before": 2, "change": 3, "ratio": 1.5}, "yoy": {"before": 0, "change": 5,
+                                                                  "ratio": None},
+         "by_category": [{"category": "logistics", "count": 5}],
+         "by_unit": [{"unit_id": "logistics", "count": 5}]}]}
+    progress = {"cases": 1, "open": 1, "closed": 0, "satisfaction_rate": None,
+                "response_rate": None, "resolution_rate": None}
+    campaign = {"id": "k-1", "name": "热水专项治理", "status": "open", "status_label": "进行中",
+                "lead_unit": {"id": "logistics", "name": "后勤管理处"},
+                "target_date": "2026-12-31", "overdue": False, "conclusion": None,
+                "scope": {"categories": ["logistics"], "keywords": ["热水"], "units": [],
+                          "from": None, "to": None}, "progress": progress,
+                "milestone_summary": {"total": 0, "done": 0}, "milestones": [],
+                "cases": []}
+    summary = {"id": "s-1", "kind": "weekly", "period": "2026-W48", "title": "第48周汇总",
+               "generated_at": "2026-11-30T01:00:00+00:00", "trigger": "request",
+               "charts": [{"name": "rates", "title": "三率"}], "content": {
+                   "previous_period": "2026-W47",
+                   "received": {"count": 3, "previous": 1, "change": 2, "ratio": 2.0,
+                                "by_channel": [], "by_category": []},
+                   "closed": {"count": 1, "previous": 0, "change": 1, "ratio": None},
+                   "assessment": {"groups": {}, "red": {}, "black": {}},
+                   "overdue": {"total": 0, "by_unit": []},
+                   "due_soon": {"total": 0, "by_unit": []}, "supervised": [],
+                   "hot_topics": [], "meeting": {}}}
+    rating = FakeService(analysis_hot_topics=hot, analysis_seasonal=seasonal,
+                         campaign_list=[campaign], campaign_get=campaign,
+                         campaign_suggestions={"cases": [{
+                             "complaint_id": CASE_ID, "number": "JS-1", "title": "热水",
+                             "category": "logistics", "unit_name": "后勤管理处",
+                             "reasons": ["scope"]}]},
+                         list_summaries=[summary], get_summary=summary)
+    client, _, _ = console(rating=rating)
+    page = client.get("/console/office/analysis")
+    assert page.status_code == 200 and "热水" in page.text and "seasonal.png" in page.text
+    assert client.get("/console/office/campaigns").status_code == 200
+    one = client.get("/console/office/campaigns/k-1")
+    assert one.status_code == 200 and 'name="complaint_ids"' in one.text
+    client.post("/console/office/campaigns/k-1/cases", {"complaint_ids": CASE_ID},
+                allow_redirects=False)
+    assert rating.calls[-1][0] == "campaign_attach" and rating.calls[-1][1][2] == {
+        "complaint_ids": [CASE_ID], "note": None}
+    assert client.get("/console/office/summaries").status_code == 200
+    shown = client.get("/console/office/summaries/s-1")
+    assert shown.status_code == 200 and "/console/office/summaries/s-1/charts/rates.png" \
+        in shown.text
+    book = client.get("/console/office/summaries/s-1.xlsx")
+    assert book.status_code == 200 and book.content[:2] == b"PK"
