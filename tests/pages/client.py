@@ -8,8 +8,28 @@ from http.cookiejar import DefaultCookiePolicy
 from html import unescape
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib.parse import urlparse
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class _SecureCookiesOverHttp(HTTPAdapter):
+    """Sends the jar's cookies for the request's host, Secure ones too, on every hop of a
+    redirect: a cookie policy on the session's jar does not reach requests' sending, which
+    merges the jar into a fresh one with the default policy (Secure cookies on https only)."""
+
+    def __init__(self, jar):
+        super().__init__()
+        self.jar = jar
+
+    def send(self, request, **kwargs):
+        host = urlparse(request.url).hostname
+        pairs = [f"{c.name}={c.value}" for c in self.jar
+                 if c.domain in (host, f"{host}.local") and c.value]
+        if pairs:
+            request.headers["Cookie"] = "; ".join(pairs)
+        return super().send(request, **kwargs)
 
 
 class PageClient:
@@ -20,6 +40,7 @@ class PageClient:
         # browsers treat as secure too.
         self.http.cookies.set_policy(DefaultCookiePolicy(secure_protocols=("https", "wss",
                                                                             "http")))
+        self.http.mount("http://", _SecureCookiesOverHttp(self.http.cookies))
         self.last = None
 
     def get(self, path: str, **kwargs) -> requests.Response:
