@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 from gateway import schemas
 from gateway.attachments import AttachmentNotFound
 from gateway.http import HttpError
-from gateway.pages import web
+from gateway.pages import cas, web
 from gateway.pages.case_actions import allowed_actions, may_decide, pending_extensions
 from gateway.server import http
 from services.common.analysis_inputs import AssessmentQuerySchema
@@ -187,7 +187,9 @@ class UnitPages:
             COMMUNICATION_KINDS=COMMUNICATION_KINDS, MILESTONE_UPDATES=MILESTONE_UPDATES,
             MILESTONE_UPDATE_LABELS=MILESTONE_UPDATE_LABELS, TIMETABLE_ROWS=TIMETABLE_ROWS,
             now_local=datetime.now(web.SHANGHAI).strftime("%Y-%m-%dT%H:%M:%S"),
-            case_url=_case_url(case["id"]))
+            case_url=_case_url(case["id"]),
+            # the office's dispatch form lists the units without a script (office partial)
+            units=cas.unit_names(self.org) if "office" in principal.roles else None)
 
     @http("GET", "/console/cases/<string:complaint_id>")
     @web.page(web.CONSOLE, roles=STAFF)
