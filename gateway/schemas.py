@@ -458,6 +458,9 @@ class UnitFiguresSchema(Schema):
     by_state = fields.Dict(keys=fields.String(), values=fields.Integer())
     open = fields.Integer()
     overdue = fields.Integer()
+    # since midnight where the university is (the head's live view, issue 13)
+    received_today = fields.Integer()
+    closed_today = fields.Integer()
     at = fields.AwareDateTime()
 
 

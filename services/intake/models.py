@@ -20,6 +20,8 @@ class Complaint(Base):
         sa.UniqueConstraint("complainant_id", "filing_key", name="uq_complaints_filing_key"),
         # jiesu_backlog's GROUP BY is answered from this index alone (bench/metrics.py).
         sa.Index("ix_complaints_backlog", "status", "unit_id", "category"),
+        # the head's live view: what the unit received today (views.unit_figures)
+        sa.Index("ix_complaints_unit_received", "unit_id", "received_at"),
     )
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
@@ -86,6 +88,8 @@ class Complaint(Base):
 class TimelineEntry(Base):
     """Append-only: a line is added for every step the case takes, never changed."""
     __tablename__ = "timeline"
+    # the head's live view: what was closed today (views.unit_figures)
+    __table_args__ = (sa.Index("ix_timeline_kind_at", "kind", "at"),)
 
     id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"),
                                     primary_key=True, autoincrement=True)

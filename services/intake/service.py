@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from nameko.exceptions import UnknownService
 from nameko.rpc import rpc
@@ -170,7 +171,10 @@ class IntakeService(HealthMixin):
                 or not self._unit_exists(unit_id):
             raise NotFound(f"unit {unit_id} not found")
         with self.db.session() as session:
-            return views.unit_figures(session, unit_id, self.clock.now())
+            now = self.clock.now()
+            local = now.astimezone(ZoneInfo(self.settings.timezone))
+            day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+            return views.unit_figures(session, unit_id, now, day_start)
 
     @rpc(expected_exceptions=EXPECTED)
     def audit_log(self, complaint_id, viewer):

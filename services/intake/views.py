@@ -155,19 +155,29 @@ def filed_by_list(session, complainant_prefix: str, query: dict, now) -> list[di
             for c in rows]
 
 
-def unit_figures(session, unit_id: str, now) -> dict:
+def unit_figures(session, unit_id: str, now, day_start=None) -> dict:
     """R13: the unit head's live view of the unit's queue. Overdue is what sla says it is
     (`sla_state`), for the cases still being handled: one replied on time is not overdue
-    because its old deadline has passed since."""
+    because its old deadline has passed since. Today's received and closed count from
+    `day_start` (midnight where the university is)."""
     by_state = dict(session.execute(
         select(Complaint.status, func.count()).where(Complaint.unit_id == unit_id)
         .group_by(Complaint.status)).all())
     overdue = session.execute(select(func.count()).where(
         Complaint.unit_id == unit_id, Complaint.sla_state == "overdue",
         Complaint.status.in_(Status.OPEN - {Status.REPLIED}))).scalar()
-    return {"unit_id": unit_id, "by_state": by_state, "overdue": overdue,
-            "open": sum(n for s, n in by_state.items() if s in Status.OPEN),
-            "at": now.isoformat()}
+    figures = {"unit_id": unit_id, "by_state": by_state, "overdue": overdue,
+               "open": sum(n for s, n in by_state.items() if s in Status.OPEN),
+               "at": now.isoformat()}
+    if day_start is not None:
+        figures["received_today"] = session.execute(select(func.count()).where(
+            Complaint.unit_id == unit_id, Complaint.received_at >= day_start)).scalar()
+        figures["closed_today"] = session.execute(
+            select(func.count(func.distinct(TimelineEntry.complaint_id)))
+            .join(Complaint, Complaint.id == TimelineEntry.complaint_id)
+            .where(TimelineEntry.kind == "close", TimelineEntry.at >= day_start,
+                   Complaint.unit_id == unit_id)).scalar()
+    return figures
 
 
 def backlog_gauge(find_engine) -> None:

@@ -480,6 +480,22 @@ def test_unit_figures_count_the_units_cases_by_state(service):
         service.unit_figures("logistics", SECURITY)
 
 
+def test_unit_figures_count_what_the_unit_received_and_closed_today(service):
+    """The head's live view (issue 13): since midnight in Shanghai, whatever the clock's
+    UTC date; the next day starts from zero again."""
+    replied_case(service)
+    closing = replied_case(service)
+    later(service)
+    service.on_complaint_rated(rated_event(service, closing, "close", level="satisfied"))
+
+    figures = service.unit_figures("logistics", LOGISTICS)
+    assert (figures["received_today"], figures["closed_today"]) == (2, 1)
+
+    service.clock.set(service.clock.now() + timedelta(days=1))
+    figures = service.unit_figures("logistics", LOGISTICS)
+    assert (figures["received_today"], figures["closed_today"]) == (0, 0)
+
+
 # Issue 11: overdue is the SLA state, not a deadline the reply already met.
 def test_a_case_replied_on_time_is_not_overdue_when_its_old_deadline_passes(service):
     on_time = in_progress_case(service)
