@@ -23,7 +23,7 @@ import redis
 from gateway.pages.web import CONSOLE, CONTENT_SECURITY_POLICY, COOKIES, PageSessions
 from tests.conftest import wait_until
 from tests.e2e.test_lifecycle import Client
-from tests.e2e.test_page_signin import PageClient
+from tests.pages.client import PageClient
 
 pytestmark = pytest.mark.e2e
 

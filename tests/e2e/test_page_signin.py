@@ -12,44 +12,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import redis
-import requests
 
 from gateway.pages.web import (CONSOLE, CONTENT_SECURITY_POLICY, COOKIES, H5, PageSessions)
 from tests.conftest import token_for, wait_until
-from tests.pages.client import PageClient as _PageClient
+from tests.pages.client import PageClient
 from tests.pages.fakes import FakeCas, FakeWechatOAuth
 
 pytestmark = pytest.mark.e2e
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
 APP_ID, APP_SECRET = "wx-page-test", "wx-page-test-secret"
-
-
-class _LoopbackSession(requests.Session):
-    """requests copies the session's cookies into a jar of the default policy before each
-    request (and each redirect), which drops a Secure cookie over plain http whatever policy
-    the session's jar has; this keeps the session's policy for the request and its
-    redirects, so the pages' Secure cookie is sent to the test system on loopback."""
-
-    def prepare_request(self, request):
-        prepared = super().prepare_request(request)
-        jar = self.cookies.copy()   # RequestsCookieJar.copy keeps the policy
-        if request.cookies:
-            requests.cookies.merge_cookies(jar, request.cookies)
-        prepared.headers.pop("Cookie", None)
-        prepared.prepare_cookies(jar)
-        return prepared
-
-
-class PageClient(_PageClient):
-    """tests/pages/client.py's PageClient with its cookies actually sent over http (see
-    _LoopbackSession)."""
-
-    def __init__(self, base_url: str):
-        super().__init__(base_url)
-        policy = self.http.cookies.get_policy()
-        self.http = _LoopbackSession()
-        self.http.cookies.set_policy(policy)
 
 
 @pytest.fixture
