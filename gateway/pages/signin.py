@@ -9,6 +9,9 @@
   JWT) and gets a session; the token is not needed again.
 - The staff console: the campus identity provider over CAS 3.0 (gateway/pages/cas.py); roles
   and unit from the CAS attributes, or from org.yaml by user id.
+- From an SMS: a hotline caller has no account; the reply's SMS links /h5/t/<token>, signed
+  by notify for that caller and case (services/common/rating_link.py), which signs them in
+  as the caller and opens the case, with its 回访 form.
 - Development only (`dev_login`): pick a person of org.yaml, or type a student id.
 
 Every sign-in starts a new session id (a session fixed before signing in is worth nothing
@@ -17,12 +20,14 @@ after), and logout ends the session on the server, not only in the browser.
 from __future__ import annotations
 
 import secrets
+import time
 
 from werkzeug.wrappers import Response
 
 from gateway.auth import Unauthorized, principal_for
 from gateway.pages import cas, web, wechat_oauth
 from gateway.server import http
+from services.common import rating_link
 from services.common.access import wechat_identity
 from services.common.providers import Built
 
@@ -218,6 +223,21 @@ class SignInPages:
                 return False
             seen[code] = now
             return True
+
+    @http("GET", "/h5/t/<string:token>")
+    def h5_sms_link(self, request, token):
+        """An SMS's link: the caller, signed in by the token, sees the case it names."""
+        try:
+            complaint_id, complainant_id = rating_link.verify(
+                self.settings.rating_link_secret, token, time.time())
+        except rating_link.BadToken as bad:
+            if bad.reason == "expired":
+                return web.error_page(web.H5, 410, "该链接已过期。如需查询或反映,请拨打24小时热线。")
+            return web.error_page(web.H5, 404, "该链接无效,请核对短信中的链接是否完整。")
+        old = self.page_sessions.get(request.cookies.get(web.COOKIES[web.H5]), web.H5)
+        fields = {"id": complainant_id, "name": None, "roles": ["complainant"], "unit": None,
+                  "college": None, "unit_name": None}
+        return self._start(web.H5, fields, old, f"/h5/cases/{complaint_id}", channel="sms")
 
     @http("POST", "/h5/login/dev")
     def h5_login_dev(self, request):

@@ -161,3 +161,34 @@ def test_a_body_that_is_not_a_form_is_refused(page):
     url, _, rating = page()
     answer = requests.post(f"{url}/r/{token()}", json=ANSWERS)
     assert answer.status_code == 415 and rating.calls == []
+
+
+# ----------------------------------------------------- the SMS's link into the H5 (issue 13)
+def _loopback_session() -> requests.Session:
+    from tests.pages.client import PageClient
+
+    return PageClient("http://unused").http   # sends its Secure cookie over loopback http
+
+
+def test_the_sms_link_signs_the_caller_in_and_opens_the_case_in_the_h5(page):
+    url, intake, _ = page(intake=FakeService(get_complaint=dict(
+        REPLIED, content="热水不热", timeline=[], communications=[], attachments=[])))
+    browser = _loopback_session()
+    answer = browser.get(f"{url}/h5/t/{token()}", allow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == f"/h5/cases/{CASE_ID}"
+    cookie = answer.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Lax" in cookie
+    shown = browser.get(f"{url}/h5/cases/{CASE_ID}")
+    assert shown.status_code == 200, shown.text[:300]
+    assert "JS-20261124-0007" in shown.text and 'id="rating-form"' in shown.text
+    assert intake.calls[-1][1][1]["id"] == CALLER   # read as the caller the token names
+
+
+def test_a_bad_or_expired_sms_link_signs_nobody_in(page):
+    url, intake, _ = page()
+    bad = requests.get(f"{url}/h5/t/{token(secret='not-ours')}", allow_redirects=False)
+    assert bad.status_code == 404 and "链接无效" in bad.text and "Set-Cookie" not in bad.headers
+    old = requests.get(f"{url}/h5/t/{token(expires_in=-1)}", allow_redirects=False)
+    assert old.status_code == 410 and "已过期" in old.text
+    assert intake.calls == []

@@ -1,7 +1,11 @@
-"""The link in the SMS that tells a hotline caller the reply (issue 12, 回访): a small page
-of the gateway where they answer the three questions without an account.
+"""The link in the SMS that tells a hotline caller the reply (issue 12, 回访): it opens the
+case in the complainant's H5 (issue 13), signed in as the caller by the link itself, where
+they read the reply and answer the three questions without an account.
 
-    <public_base_url>/r/<token>,  token = <payload>.<mac>
+    <public_base_url>/h5/t/<token>,  token = <payload>.<mac>
+
+(Links sent before the H5 existed, <public_base_url>/r/<token>, open the small 回访 page
+that needs no session; the gateway keeps serving both.)
 
 payload: base64url of the JSON [complaint id, complainant id, expiry in unix seconds];
 mac: base64url of HMAC-SHA256(rating_link_secret, payload), cut to 128 bits. notify signs
@@ -73,13 +77,17 @@ def verify(secret: str, token: str, now: float) -> tuple[str, str]:
     return complaint_id, complainant_id
 
 
+H5_CASE_LINK = "/h5/t/"   # the gateway signs the caller in and shows the case
+RATING_PAGE = "/r/"       # the 回访 page without a session (links of issue 12)
+
+
 def rating_url(settings, complaint_id: str, complainant_id: str,
-               replied_at: datetime) -> str | None:
-    """The page's address for one complainant of a replied case, valid LINK_DAYS from the
-    reply (the same link however often the SMS is resent); None when the settings give no
-    base address or no secret."""
+               replied_at: datetime, path: str = H5_CASE_LINK) -> str | None:
+    """The link for one complainant of a replied case, valid LINK_DAYS from the reply (the
+    same link however often the SMS is resent); None when the settings give no base
+    address or no secret."""
     base, secret = settings.public_base_url.rstrip("/"), settings.rating_link_secret
     if not (base and secret):
         return None
     expires = int(replied_at.timestamp()) + LINK_DAYS * 86400
-    return f"{base}/r/{sign(secret, complaint_id, complainant_id, expires)}"
+    return f"{base}{path}{sign(secret, complaint_id, complainant_id, expires)}"

@@ -56,7 +56,9 @@ def test_the_url_runs_from_the_reply_and_needs_both_settings():
     settings = Settings(public_base_url="https://jiesu.example.edu.cn/",
                         rating_link_secret=SECRET)
     url = rating_url(settings, "c-1", "hotline:3f2a", replied)
-    assert url.startswith("https://jiesu.example.edu.cn/r/")
+    assert url.startswith("https://jiesu.example.edu.cn/h5/t/")   # the H5's case page
+    assert rating_url(settings, "c-1", "hotline:3f2a", replied, rating_link.RATING_PAGE) \
+        .startswith("https://jiesu.example.edu.cn/r/")
     token = url.rsplit("/", 1)[1]
     assert verify(SECRET, token, NOW + rating_link.LINK_DAYS * 86400 - 1)[0] == "c-1"
     with pytest.raises(BadToken):

@@ -63,5 +63,6 @@ def test_notify_signs_a_link_the_gateway_accepts():
     service.on_complaint_transitioned(transitioned("reply", [CALLER]))
     with db.session() as session:
         (text,) = [n.text for n in session.query(Notification).all()]
-    token = text.rsplit("/r/", 1)[1]
+    assert "https://jiesu.example.edu.cn/h5/t/" in text   # opens the case in the H5
+    token = text.rsplit("/h5/t/", 1)[1]
     assert verify("notify-test-secret", token, NOW.timestamp()) == ("c-1", "hotline:3f2a")
