@@ -56,7 +56,8 @@ class IntakeService(HealthMixin):
     # R4's rules, loaded once (a bad file stops the service); X3's index of recent cases;
     # when the office works (a voicemail left outside it is handled from the next morning).
     screening = Built(lambda s: ScreeningRules.load(s.resolve_path(s.screening_rules)))
-    similar = Built(lambda s: SimilarCases(timedelta(days=s.similar_window_days)))
+    similar = Built(lambda s, container: SimilarCases(timedelta(days=s.similar_window_days),
+                                                      lambda: engine_of(container)))
     working_hours = Built(lambda s: calls.WorkingHours(
         calendar_for(s).is_working_day, s.workday_start, s.workday_end, s.timezone))
     backlog_metrics = Built(lambda s, container: views.backlog_gauge(lambda: engine_of(container)))
@@ -131,6 +132,8 @@ class IntakeService(HealthMixin):
         """The case as `viewer` may see it; one they may not see does not exist for them.
         `reveal_contact`: the office's case view shows the contact phone whole (audited)."""
         viewer = load_viewer(viewer)
+        if viewer.is_staff:   # staff see the similar cases
+            self.similar.prepare(self.clock.now())
         with self.db.session() as session:
             view, complaint = views.complaint_view(session, complaint_id, viewer,
                                                    self.clock.now(), self.similar)

@@ -5,10 +5,13 @@ session and a query; they never change anything.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from datetime import timedelta
 
+import eventlet
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
 from services.common.access import (ANONYMOUS_LABEL, ReadScope, Viewer, masks_phones, may_read,
                                     read_scope, redact_identity, sees_identity)
@@ -23,6 +26,8 @@ from services.intake.models import (Attachment, AuditEntry, CaseLink, Communicat
                                     Complaint, HotlineCall, TimelineEntry)
 from services.intake.schemas import (CallSchema, CaseSummarySchema, ComplaintSchema)
 from services.intake.similarity import SimilarityIndex, is_probable_duplicate
+
+log = logging.getLogger("jiesu.intake.views")
 
 
 def readable(session, complaint_id, viewer: Viewer) -> Complaint:
@@ -293,15 +298,26 @@ class SimilarCases:
     # theirs rather than show fewer than there are.
     CANDIDATES = 100
 
-    def __init__(self, window: timedelta):
+    # While the window is first loaded in the background, let other greenthreads run this
+    # often (indexing is pure Python: 100,000 cases take about 10 s of CPU).
+    YIELD_EVERY = 200
+
+    def __init__(self, window: timedelta, find_engine=None):
         self.window = window
         self.index = SimilarityIndex()
         self.loaded_until = None
         self.lock = threading.Lock()
+        # With `find_engine` (intake's engine, once the container has one), the first load
+        # runs in a greenthread of its own: the case views answer at once, without similar
+        # cases until it is done, rather than the first one waiting past the RPC timeout.
+        self.find_engine = find_engine
+        self._warming = None
 
     def similar_to(self, session, complaint, now, viewer: Viewer, limit=5) -> list[dict]:
         """The cases most like `complaint` that `viewer` may read (the office: all of them;
         a handler must not learn of another unit's cases, not even their numbers)."""
+        if self.find_engine is not None and self.loaded_until is None:
+            return []   # the first load goes on in the background (`prepare` started it)
         with self.lock:
             self._catch_up(session, now)
         everyone = viewer.has("office")
@@ -319,14 +335,39 @@ class SimilarCases:
                  "probable_duplicate": is_probable_duplicate(m.score)}
                 for m in readable_[:limit]]
 
-    def _catch_up(self, session, now):
+    # How long a case view waits for the first load: a small window is loaded by then, a
+    # large one goes on in the background while the view answers without similar cases.
+    FIRST_LOAD_WAIT = 2.0
+
+    def prepare(self, now) -> None:
+        """Before a case view opens its session: start the first load if it is not done,
+        and wait a moment for it (outside the view's session: on SQLite the load needs the
+        process's one connection)."""
+        if self.loaded_until is not None or self.find_engine is None:
+            return
+        if self._warming is None:
+            self._warming = eventlet.spawn(self._warm, now)
+        with eventlet.Timeout(self.FIRST_LOAD_WAIT, False):
+            self._warming.wait()
+
+    def _warm(self, now):
+        try:
+            with Session(self.find_engine()) as session, self.lock:
+                self._catch_up(session, now, yield_every=self.YIELD_EVERY)
+        except Exception:   # the view goes on without similar cases; the next one retries
+            log.exception("loading the similar cases' index failed")
+            self._warming = None
+
+    def _catch_up(self, session, now, yield_every: int = 0):
         since = self.loaded_until - self.OVERLAP if self.loaded_until else now - self.window
         rows = session.execute(select(Complaint.id, Complaint.title, Complaint.content,
                                       Complaint.category, Complaint.received_at)
                                .where(Complaint.received_at > since,
                                       Complaint.status != Status.MERGED)
                                .order_by(Complaint.received_at)).all()
-        for row in rows:
+        for number, row in enumerate(rows):
+            if yield_every and number % yield_every == 0:
+                eventlet.sleep(0)
             if row.id not in self.index:
                 self.index.add(row.id, f"{row.title or ''} {row.content}", row.category,
                                row.received_at)

@@ -107,6 +107,54 @@ def test_a_handler_sees_only_similar_cases_they_may_read_and_the_office_sees_all
     assert seen_by_logistics == []
 
 
+@pytest.fixture
+def file_db(tmp_path, clock):
+    """A SQLite file, as `make run` has: the background load takes a connection of its own
+    (the in-memory database has one connection for everybody)."""
+    from services.common.messaging_tables import messaging_metadata
+    from services.common.testing import UrlDatabase
+
+    database = UrlDatabase(f"sqlite:///{tmp_path}/intake.db", clock, "test-correlation")
+    metadata.create_all(database.engine)
+    messaging_metadata.create_all(database.engine)
+    return database
+
+
+def test_the_first_load_of_similar_cases_runs_in_the_background(file_db, clock, routing):
+    """Issue 13's bench: loading 100,000 cases took longer than the RPC timeout, so the first
+    case view after a start answered 503. Now the first view waits a moment only, then
+    answers without similar cases while the index loads; the views after it have them."""
+    import eventlet.event
+
+    loading = eventlet.event.Event()   # the load cannot finish until the test says so
+
+    def engine():
+        loading.wait()
+        return file_db.engine
+
+    similar = SimilarCases(timedelta(days=30), find_engine=engine)
+    similar.FIRST_LOAD_WAIT = 0.05
+    service = worker_factory(IntakeService, db=file_db, settings=Settings(), clock=clock,
+                             screening=ScreeningRules.load("config/screening.yaml"),
+                             working_hours=WorkingHours(lambda day: day.weekday() < 5),
+                             similar=similar, routing=routing)
+    first, second = file(service), file(service)
+    assert service.get_complaint(first, OFFICE)["similar"] == []   # answered, still loading
+    loading.send()
+    similar._warming.wait()
+    assert [s["id"] for s in service.get_complaint(first, OFFICE)["similar"]] == [second]
+
+
+def test_a_small_window_is_loaded_for_the_first_view_itself(file_db, clock, routing):
+    similar = SimilarCases(timedelta(days=30), find_engine=lambda: file_db.engine)
+    service = worker_factory(IntakeService, db=file_db, settings=Settings(), clock=clock,
+                             screening=ScreeningRules.load("config/screening.yaml"),
+                             working_hours=WorkingHours(lambda day: day.weekday() < 5),
+                             similar=similar, routing=routing)
+    first, second = file(service), file(service)
+    assert [s["id"] for s in service.get_complaint(first, OFFICE)["similar"]] == [second]
+
+
 def test_a_handler_still_sees_similar_cases_of_their_own_unit(service):
     first, second = file(service), file(service)
     assign(service, first, "logistics")
