@@ -237,8 +237,9 @@ class Vhost:
         requests.delete(self.url, auth=RABBIT_AUTH, timeout=30)
 
 
-def prepare_databases() -> dict[str, str]:
-    """jiesu_bench_{service}: created, migrated to head, every table emptied."""
+def prepare_databases(template: str = DB_TEMPLATE) -> dict[str, str]:
+    """`template`'s databases (jiesu_bench_{service}): created, migrated to head, every
+    table emptied."""
     import logging
 
     from sqlalchemy import create_engine, inspect, text
@@ -246,7 +247,7 @@ def prepare_databases() -> dict[str, str]:
     from services.common.migrate import upgrade
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    urls = {name: DB_TEMPLATE.format(service=name) for name in SERVICE_NAMES}
+    urls = {name: template.format(service=name) for name in SERVICE_NAMES}
     for name, url in urls.items():
         upgrade(name, url)
         engine = create_engine(url)

@@ -36,12 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests  # noqa: E402
 import yaml  # noqa: E402
-from sqlalchemy import create_engine, inspect, text  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
 
-from bench.intake import Vhost, free_port, machine  # noqa: E402
+from bench.intake import Vhost, free_port, machine, prepare_databases  # noqa: E402
 from bench.similarity import complaint  # noqa: E402
-from services.common.migrate import upgrade  # noqa: E402
-from services.common.settings import SERVICE_NAMES  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DB_TEMPLATE = "postgresql+psycopg2://postgres@127.0.0.1:5432/jiesu_pagesbench_{service}"
@@ -52,23 +50,6 @@ OPEN_STATES = ("assigned", "signed", "in_progress", "replied", "redo", "returned
 
 
 # ============================================================================ filling
-def prepare_databases() -> dict[str, str]:
-    import logging
-
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    urls = {name: DB_TEMPLATE.format(service=name) for name in SERVICE_NAMES}
-    for name, url in urls.items():
-        upgrade(name, url)
-        engine = create_engine(url)
-        try:
-            with engine.begin() as conn:
-                tables = [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
-                if tables:
-                    conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
-                                      + " RESTART IDENTITY CASCADE"))
-        finally:
-            engine.dispose()
-    return urls
 
 
 def _units() -> list[tuple[str, str, list[str]]]:
@@ -250,7 +231,7 @@ def run(args) -> None:
 
     print(f"date     {datetime.now().astimezone():%Y-%m-%d %H:%M:%S %Z}")
     print(f"machine  {machine()}")
-    urls = prepare_databases()
+    urls = prepare_databases(DB_TEMPLATE)
     started = time.perf_counter()
     fill(urls, args.n)
     print(f"filled   {args.n} cases (intake: complaints, {6 * args.n} timeline lines, "

@@ -55,6 +55,21 @@ def json_response(body, status: int = 200, headers=None) -> Response:
                     mimetype="application/json")
 
 
+def attachment_response(store, found: dict) -> Response:
+    """A case's photo or voice message as intake described it (`found`: sha256, media_type),
+    from the gateway's store: the API's download and the pages' <img> alike. Its type is the
+    one read from its bytes when it was stored; the browser may not sniff another or run it."""
+    from gateway.attachments import AttachmentNotFound
+
+    try:
+        data = store.open(found["sha256"])
+    except (AttachmentNotFound, ValueError):
+        raise HttpError(404, "not_found", "附件不存在 (attachment not found)") from None
+    return Response(data, mimetype=found["media_type"], headers={
+        "Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox"})
+
+
 def error_response(status: int, code: str, message: str, fields=None, headers=None):
     error = {"code": code, "message": message}
     if fields:

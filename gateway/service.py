@@ -21,10 +21,10 @@ from gateway.pages.console_office import OfficePages
 from gateway.pages.console_unit import UnitPages
 from gateway.pages.h5 import H5Pages
 from gateway.pages.signin import SignInPages
-from gateway.attachments import AttachmentNotFound, AttachmentRejected, AttachmentStore
+from gateway.attachments import AttachmentRejected, AttachmentStore
 from gateway.auth import principal_for, public_key_from
-from gateway.http import (EVERY_METHOD, FORBIDDEN_TEXT, HttpError, api, error_for,
-                          filing_key, json_response, read_json, route_error)
+from gateway.http import (EVERY_METHOD, FORBIDDEN_TEXT, HttpError, api, attachment_response,
+                          error_for, filing_key, json_response, read_json, route_error)
 from gateway.limits import FilingLimits, RateLimited
 from gateway.open311 import Open311Error, open311_api
 from gateway.openapi import openapi_document
@@ -201,13 +201,7 @@ class GatewayService(FiguresRoutes, SummaryRoutes, AnalysisRoutes, PageBase, Sig
     def download_attachment(self, request, complaint_id, sha256):
         principal = self._principal(request)
         found = self.intake.get_attachment(complaint_id, sha256, principal.as_rpc())
-        try:
-            data = self.attachments.open(found["sha256"])
-        except (AttachmentNotFound, ValueError):
-            raise HttpError(404, "not_found", "附件不存在 (attachment not found)") from None
-        return Response(data, mimetype=found["media_type"],
-                        headers={"Cache-Control": "private, max-age=86400",
-                                 "X-Content-Type-Options": "nosniff"})
+        return attachment_response(self.attachments, found)
 
     @http("GET", "/api/v1/categories")
     @api

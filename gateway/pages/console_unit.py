@@ -15,11 +15,9 @@ import uuid
 from collections import Counter
 from datetime import datetime
 
-from werkzeug.wrappers import Response
 
 from gateway import schemas
-from gateway.attachments import AttachmentNotFound
-from gateway.http import HttpError
+from gateway.http import HttpError, attachment_response
 from gateway.pages import cas, web
 from gateway.pages.case_actions import allowed_actions, may_decide, pending_extensions
 from gateway.server import http
@@ -201,13 +199,7 @@ class UnitPages:
     def console_attachment(self, request, session, complaint_id, sha256):
         principal = web.principal_of(session)
         found = self.intake.get_attachment(complaint_id, sha256, principal.as_rpc())
-        try:
-            data = self.attachments.open(found["sha256"])
-        except (AttachmentNotFound, ValueError):
-            raise HttpError(404, "not_found", "附件不存在") from None
-        return Response(data, mimetype=found["media_type"], headers={
-            "Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; sandbox"})
+        return attachment_response(self.attachments, found)
 
     @http("POST", "/console/cases/<string:complaint_id>/"
                   f"<any({', '.join(DONE)}):action>")

@@ -13,12 +13,13 @@ import uuid
 from werkzeug.wrappers import Response
 
 from gateway import rating_page, schemas
-from gateway.attachments import AttachmentNotFound, AttachmentRejected
+from gateway.attachments import AttachmentRejected
+from gateway.http import attachment_response
 from gateway.pages import web
 from gateway.pledges import PROMISE
 from gateway.server import http
 from services.common.contracts import RATING_LEVELS
-from services.common.errors import Conflict, InvalidInput, JiesuError, NotFound
+from services.common.errors import Conflict, InvalidInput, JiesuError
 from services.common.vocabulary import (COMMENT_MAX, COMMUNICATION_KINDS, CONTENT,
                                         LOCATION_MAX, OUTCOMES, TITLE_MAX)
 
@@ -240,15 +241,7 @@ class H5Pages:
     def h5_photo(self, request, session, complaint_id, sha256):
         principal = web.principal_of(session)
         found = self.intake.get_attachment(complaint_id, sha256, principal.as_complainant())
-        try:
-            data = self.attachments.open(found["sha256"])
-        except (AttachmentNotFound, ValueError):
-            raise NotFound("附件不存在") from None
-        return Response(data, mimetype=found["media_type"],
-                        headers={"Cache-Control": "private, max-age=86400",
-                                 "X-Content-Type-Options": "nosniff",
-                                 "Content-Security-Policy": "default-src 'none'; "
-                                                            "sandbox"})
+        return attachment_response(self.attachments, found)
 
     # --------------------------------------------------------------- 回访
     @http("POST", "/h5/cases/<string:complaint_id>/rating")

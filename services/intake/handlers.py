@@ -307,11 +307,12 @@ ACTIONS = {
 
 def _check_communication_date(at, complaint: Complaint, now) -> None:
     """R6: a communication record says when the complainant was talked to; it cannot be
-    later than now, nor earlier than the case (the schema bounds the year already)."""
+    later than now, nor earlier than the case (the schema bounds the year already). A form
+    gives the time to the minute: a call in the minute the case came in is not before it."""
     if at > now + CLOCK_SKEW:
         raise InvalidInput({"at": ["沟通时间不能是未来的时间 (a communication cannot be dated in "
                                    "the future)"]})
-    if at < complaint.received_at:
+    if at < complaint.received_at.replace(second=0, microsecond=0):
         raise InvalidInput({"at": ["沟通时间不能早于诉求受理时间 (a communication cannot be dated "
                                    "before the case was filed)"]})
 

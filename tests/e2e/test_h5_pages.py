@@ -14,7 +14,6 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from requests.adapters import HTTPAdapter
 
 from tests.conftest import JWT_SECRET, RunningSystem, free_port
 from tests.e2e.test_lifecycle import HOT_WATER, Client
@@ -82,27 +81,8 @@ def system(request, vhost_pipeline, pg_databases, tmp_path_factory, wechat_oauth
             running.stop()
 
 
-class _SecureCookiesOverHttp(HTTPAdapter):
-    """Sends the jar's cookies for the request's host, Secure ones too, on every hop of a
-    redirect: PageClient's cookie policy does not reach requests' sending, which merges the
-    jar into a fresh one with the default policy (Secure cookies on https only)."""
-
-    def __init__(self, jar):
-        super().__init__()
-        self.jar = jar
-
-    def send(self, request, **kwargs):
-        host = urlparse(request.url).hostname
-        pairs = [f"{c.name}={c.value}" for c in self.jar
-                 if c.domain in (host, f"{host}.local") and c.value]
-        if pairs:
-            request.headers["Cookie"] = "; ".join(pairs)
-        return super().send(request, **kwargs)
-
-
 def page_client(system) -> PageClient:
     client = PageClient(f"http://localhost:{urlparse(system.url).port}")
-    client.http.mount("http://", _SecureCookiesOverHttp(client.http.cookies))
     return client
 
 

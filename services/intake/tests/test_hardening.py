@@ -339,6 +339,19 @@ def test_a_communication_dated_in_the_future_or_before_filing_is_refused(service
     assert service.get_complaint(case_id, OFFICE)["communications"] == []
 
 
+def test_a_call_in_the_minute_the_case_came_in_is_recorded(service, clock):
+    """The console's form gives the minute (datetime-local): a call typed as 10:05 for a
+    case received at 10:05:30 is not before the case."""
+    clock.set(START + timedelta(seconds=30))
+    case_id = signed_case(service)
+    received = datetime.fromisoformat(service.get_complaint(case_id, OFFICE)["received_at"])
+    clock.advance(minutes=5)
+
+    communicate(service, case_id, received.replace(second=0, microsecond=0).isoformat())
+
+    assert len(service.get_complaint(case_id, OFFICE)["communications"]) == 1
+
+
 def test_a_communication_between_filing_and_now_is_recorded(service, clock):
     case_id = signed_case(service)
     clock.advance(hours=2)
