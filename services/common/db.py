@@ -24,7 +24,6 @@ from datetime import timedelta
 
 import eventlet
 from eventlet.queue import Empty, LightQueue
-from nameko.amqp.publish import Publisher, UndeliverableMessage
 from nameko.extensions import DependencyProvider
 from nameko.standalone.events import get_event_exchange
 from sqlalchemy import create_engine, event, make_url, select, update
@@ -33,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from services.common import contracts, metrics
+from services.common.confirms import BatchPublisher, Outgoing
 from services.common.clock import clock_from_config
 from services.common.logs import CORRELATION_KEY
 from services.common.messaging_tables import inbox, outbox
@@ -161,10 +161,10 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
         self.exchange = get_event_exchange(service, nameko_config)
-        # mandatory: an event no queue is bound for yet stays in the outbox instead of
-        # vanishing in the exchange (e.g. the consumer has never been started).
-        self.publisher = Publisher(nameko_config["AMQP_URI"], use_confirms=True, mandatory=True,
-                                   declare=[self.exchange])
+        # A pass's rows go out together and their confirms are awaited once
+        # (services/common/confirms.py); mandatory: an event no queue is bound for yet stays
+        # in the outbox instead of vanishing in the exchange (the consumer never started).
+        self.publisher = BatchPublisher(nameko_config["AMQP_URI"], self.exchange)
         self._wakeups: LightQueue = LightQueue(maxsize=1)
         self._running = False
 
@@ -187,6 +187,7 @@ class OutboxRelay:
                 self._wakeups.get(timeout=self.poll_seconds)
             except Empty:
                 pass
+        self.publisher.close()
 
     def stop(self) -> None:
         self._running = False
@@ -204,7 +205,7 @@ class OutboxRelay:
                 .order_by(outbox.c.id)
                 .limit(self.batch_size)
                 .with_for_update(skip_locked=True)).all()
-            sent = [row for row in rows if self._publish(session, row)]
+            sent = self._publish(session, rows)
             if sent:
                 session.execute(update(outbox).where(outbox.c.id.in_([r.id for r in sent]))
                                 .values(sent_at=self.clock.now(),
@@ -213,23 +214,27 @@ class OutboxRelay:
             metrics.EVENTS_PUBLISHED.labels(self.service, row.event_type).inc()
         return len(rows)
 
-    def _publish(self, session: Session, row) -> bool:
-        """Publish one row (the stored JSON as it is) and wait for the broker's confirm.
-        False when no queue is bound for it yet: the row stays, with a backoff."""
-        headers = {"nameko." + CORRELATION_KEY: row.correlation_id} if row.correlation_id else {}
-        try:
-            self.publisher.publish(row.payload, exchange=self.exchange,
-                                   routing_key=row.event_type, extra_headers=headers,
-                                   content_type="application/json", content_encoding="utf-8")
-        except UndeliverableMessage:
+    def _publish(self, session: Session, rows) -> list:
+        """Publish the rows (the stored JSON as it is) and wait once for the broker's
+        confirms; the rows it confirmed. One no queue is bound for yet stays, with a
+        backoff; one the broker refused stays for the next pass."""
+        result = self.publisher.publish([
+            Outgoing(row.id, row.event_type, row.payload,
+                     {"nameko." + CORRELATION_KEY: row.correlation_id}
+                     if row.correlation_id else {}) for row in rows])
+        by_id = {row.id: row for row in rows}
+        for row_id in result.unroutable:
+            row = by_id[row_id]
             delay = min(60, 2 ** min(row.attempts, 6))
             log.warning("%s has no subscriber yet; keeping it in the outbox (retry in %ss)",
                         row.event_type, delay)
             session.execute(update(outbox).where(outbox.c.id == row.id).values(
                 attempts=row.attempts + 1, last_error="unroutable: no queue bound",
                 next_attempt_at=self.clock.now() + timedelta(seconds=delay)))
-            return False
-        return True
+        if result.nacked:
+            log.warning("the broker refused %d events; they stay in the outbox",
+                        len(result.nacked))
+        return [by_id[row_id] for row_id in result.confirmed]
 
 
 @contextmanager
