@@ -20,7 +20,6 @@ LEADER = ("leader",)
 SUPERVISED_LIMIT = 200
 # The list's tabs: the ones still waiting for the 批示 first, then every supervised case.
 FILTERS = {"waiting": ("待批示", "supervised"), "all": ("全部督办件", None)}
-GROUPS = (("department", "职能部门"), ("college", "二级学院"), ("other", "其他单位(不排名)"))
 
 
 def _case_page(complaint_id: str) -> str:
@@ -85,8 +84,8 @@ class LeaderPages:
         if errors:
             message = "；".join(str(m) for listed in errors.values() for m in listed)
             return self._render("console/leader/assessment.html", session, status=400,
-                                values=values, error=message, figures=None, groups=GROUPS)
+                                values=values, error=message, figures=None)
         figures = self.rating.get_assessment(values["period"], values["basis"], "unit",
                                              principal.as_rpc())
         return self._render("console/leader/assessment.html", session, values=values,
-                            error=None, figures=figures, groups=GROUPS)
+                            error=None, figures=figures)
