@@ -210,19 +210,7 @@ class SignInPages:
         """A code goes through here once, whatever WeChat would say of a replay."""
         if not code or len(code) > 128:
             return False
-        store = self.page_sessions
-        key = "oauth-code:" + code
-        if store.redis is not None:
-            return bool(store.redis.set(store.PREFIX + key, "1", nx=True, ex=OAUTH_CODE_TTL))
-        with store._lock:
-            seen = store._memory.setdefault("__oauth_codes__", {})
-            now = store.clock()
-            for old in [c for c, at in seen.items() if now - at > OAUTH_CODE_TTL]:
-                del seen[old]
-            if code in seen:
-                return False
-            seen[code] = now
-            return True
+        return self.page_sessions.first_use("oauth-code:" + code, OAUTH_CODE_TTL)
 
     @http("GET", "/h5/t/<string:token>")
     def h5_sms_link(self, request, token):

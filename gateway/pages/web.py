@@ -176,6 +176,7 @@ class PageSessions:
     def __init__(self, idle_seconds: int, max_seconds: int, redis=None, clock=time.time):
         self.idle, self.max, self.redis, self.clock = idle_seconds, max_seconds, redis, clock
         self._memory: dict[str, dict] = {}
+        self._once: dict[str, float] = {}   # first_use's keys, with when they were used
         self._lock = threading.Lock()
 
     def create(self, realm: str, principal: dict | None = None, **extra) -> dict:
@@ -219,6 +220,19 @@ class PageSessions:
             return
         with self._lock:
             self._memory.pop(session_id, None)
+
+    def first_use(self, key: str, ttl: int) -> bool:
+        """True the first time `key` is seen within `ttl` seconds (a one-use credential such
+        as WeChat's authorisation code), False for a replay; across replicas with Redis."""
+        if self.redis is not None:
+            return bool(self.redis.set(self.PREFIX + "once:" + key, "1", nx=True, ex=ttl))
+        with self._lock:
+            now = self.clock()
+            self._once = {k: at for k, at in self._once.items() if now - at <= ttl}
+            if key in self._once:
+                return False
+            self._once[key] = now
+            return True
 
     def _read(self, session_id: str) -> dict | None:
         if self.redis is not None:
