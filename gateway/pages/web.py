@@ -331,6 +331,7 @@ def page(realm: str, roles: tuple[str, ...] | None = None, signed_in: bool = Tru
             if realm == H5 and session is None and request.headers.get("Authorization"):
                 # The campus app opens a page with its bearer token once (signin.py).
                 session = fresh = self._h5_bearer_session(request)
+            before = _state(session)
             try:
                 for value in values.values():
                     if FORBIDDEN_TEXT.search(str(value)) or len(str(value)) > 200:
@@ -347,13 +348,17 @@ def page(realm: str, roles: tuple[str, ...] | None = None, signed_in: bool = Tru
             except Exception as exc:
                 status, message = refusal(exc, handler.__name__)
                 response = error_page(realm, status, message, session)
-            if session is not None and sessions.get(session["id"], realm) is not None:
-                sessions.save(session)   # flashes shown or added
+            if session is not None and _state(session) != before:
+                sessions.save(session)   # flashes shown or added (no route here ends one)
             if fresh is not None:
                 set_cookie(response, realm, fresh, self.settings.page_session_max_seconds)
             return response
         return wrapper
     return decorate
+
+
+def _state(session: dict | None) -> str | None:
+    return json.dumps(session, sort_keys=True) if session is not None else None
 
 
 def _sign_in_first(request, realm: str, no_session: bool) -> Response:
